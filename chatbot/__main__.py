@@ -1,0 +1,3 @@
+from chatbot.interfaces.cli import main
+
+raise SystemExit(main())

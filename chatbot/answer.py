@@ -1,0 +1,107 @@
+"""The answer object every part of the assistant shares.
+
+Interfaces render it, the CLI prints it with ``--json``, the API returns it and the eval suites score it,
+so its field names and meanings are a contract: add fields freely, never change what an existing one means.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, Field
+
+
+class TriageLevel(str, Enum):
+    """One triage vocabulary everywhere. Order matters: see :meth:`rank`."""
+
+    self_care = "self_care"
+    routine = "routine"
+    urgent = "urgent"
+    emergency = "emergency"
+
+    @property
+    def rank(self) -> int:
+        """Higher is more urgent; used to take the max of rules and model."""
+        return _RANK[self]
+
+    @classmethod
+    def highest(cls, *levels: TriageLevel | None) -> TriageLevel | None:
+        """The most urgent of the given levels (None entries ignored)."""
+        present = [lvl for lvl in levels if lvl is not None]
+        return max(present, key=lambda lvl: lvl.rank) if present else None
+
+
+_RANK = {
+    TriageLevel.self_care: 0,
+    TriageLevel.routine: 1,
+    TriageLevel.urgent: 2,
+    TriageLevel.emergency: 3,
+}
+
+
+class RedFlag(BaseModel):
+    """One red-flag rule that fired on the conversation."""
+
+    id: str
+    level: TriageLevel
+    message: str
+    title: str = ""
+    matched: str = Field("", description="the text span that triggered the rule")
+
+
+class Triage(BaseModel):
+    level: TriageLevel
+    decided_by: str = Field(..., description="rules | model | both")
+    reasons: list[str] = Field(default_factory=list)
+    red_flags: list[RedFlag] = Field(default_factory=list)
+    possible_conditions: list[str] = Field(default_factory=list)
+    follow_up_questions: list[str] = Field(default_factory=list)
+
+
+class Source(BaseModel):
+    """A retrieved passage the answer may cite as ``[n]``."""
+
+    n: int
+    title: str
+    url: str = ""
+    section: str = ""
+    score: float = 0.0
+    file: str = ""
+    topic_id: str = ""
+
+
+class Timings(BaseModel):
+    screen_ms: float = 0.0
+    retrieve_ms: float = 0.0
+    first_token_ms: float | None = None
+    total_ms: float = 0.0
+
+
+class ModelInfo(BaseModel):
+    name: str = ""
+    sha256: str = ""
+    gpu_layers: int = 0
+
+
+class Refusal(BaseModel):
+    """Why part of a request was declined, and where to go instead."""
+
+    kind: str = Field(
+        ..., description="prescription | dosing | diagnosis | self_harm_method | injection | out_of_scope"
+    )
+    message: str
+
+
+class Answer(BaseModel):
+    answer: str
+    language: str = "en"
+    triage: Triage | None = None
+    escalation: str | None = None
+    sources: list[Source] = Field(default_factory=list)
+    refusal: Refusal | None = None
+    timings: Timings = Field(default_factory=Timings)
+    model: ModelInfo = Field(default_factory=ModelInfo)
+    kind: str = Field(
+        "answer", description="answer | intake (follow-up questions asked) | no_sources | refusal | error"
+    )
+    session_id: str | None = None

@@ -1,0 +1,219 @@
+"""Settings for every component, validated by pydantic.
+
+Why one object: every backend (LLM, embedder, vector store) is chosen here, so a deployment is a YAML file and a
+profile name, never a code change. Precedence, lowest first: built-in ``default`` section, the named profile,
+a user YAML file, then ``CHATBOT__SECTION__KEY=value`` environment variables.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULTS_FILE = Path(__file__).with_name("settings.yaml")
+ENV_PREFIX = "CHATBOT__"
+
+
+class SettingsError(ValueError):
+    """A settings file, profile or override is invalid; the message says which and how to fix it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMSettings(_Section):
+    backend: Literal["llama", "fake"] = "llama"
+    model: str = "default"
+    model_path: Path | None = None
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int | None = Field(None, ge=1)
+    n_gpu_layers: int | Literal["auto"] = "auto"
+    max_tokens: int = Field(320, ge=8)
+    temperature: float = Field(0.2, ge=0.0, le=2.0)
+    seed: int = 42
+    triage_timeout_s: float = Field(90, gt=0)
+
+
+class EmbeddingSettings(_Section):
+    backend: Literal["sentence-transformers", "fake"] = "sentence-transformers"
+    model_path: Path | None = None
+    batch_size: int = Field(32, ge=1)
+    device: str = "cpu"
+
+
+class VectorStoreSettings(_Section):
+    backend: Literal["chroma"] = "chroma"
+    collection: str = Field("knowledge", min_length=3)
+
+
+class IngestSettings(_Section):
+    paths: list[Path] = Field(default_factory=lambda: [Path("knowledge/topics")])
+    chunk_size: int = Field(900, ge=100)
+    chunk_overlap: int = Field(120, ge=0)
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(3, ge=1, le=20)
+    candidates: int = Field(20, ge=1)
+    rrf_k: int = Field(60, ge=1)
+    min_similarity: float = Field(0.35, ge=-1.0, le=1.0)
+    min_query_coverage: float = Field(0.5, ge=0.0, le=1.0)
+    translate_queries: bool = False
+
+
+class ConversationSettings(_Section):
+    max_message_chars: int = Field(4000, ge=10)
+    max_history_turns: int = Field(6, ge=0)
+    intake_enabled: bool = True
+    max_intake_questions: int = Field(3, ge=0, le=10)
+    max_intake_rounds: int = Field(1, ge=0, le=5)
+    model_triage: bool = True
+
+
+class SafetySettings(_Section):
+    locale: str = "US"
+    rulebook: Path = Path("knowledge/red_flags.yaml")
+    locales: Path = Path("knowledge/locales.yaml")
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(7860, ge=1, le=65535)
+    api_key: str | None = None
+    max_sessions: int = Field(200, ge=1)
+
+
+class PrivacySettings(_Section):
+    save_transcripts: bool = False
+    save_feedback: bool = False
+
+
+class Settings(_Section):
+    profile: str = "cpu"
+    data_dir: Path = Path("~/.local/share/private-health-chatbot")
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    prompts_dir: Path = Path("prompts")
+    knowledge_dir: Path = Path("knowledge")
+
+    @field_validator("data_dir", "prompts_dir", "knowledge_dir", mode="after")
+    @classmethod
+    def _resolve(cls, value: Path) -> Path:
+        return resolve_path(value)
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    def path(self, value: Path) -> Path:
+        """Resolve a project-relative path from any section (rulebook, ingest paths...)."""
+        return resolve_path(value)
+
+
+def resolve_path(value: Path) -> Path:
+    """Expand ``~`` and anchor relative paths at the project root, so the app works from any directory."""
+    value = Path(os.path.expanduser(str(value)))
+    return value if value.is_absolute() else PROJECT_ROOT / value
+
+
+def load_settings(
+    profile: str | None = None,
+    config_file: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build the settings object: defaults < profile < user file < env vars < explicit overrides."""
+    env = os.environ if environ is None else environ
+    raw = _read_yaml(DEFAULTS_FILE)
+    profiles = raw.get("profiles") or {}
+    profile = profile or env.get("CHATBOT_PROFILE") or "cpu"
+    if profile not in profiles:
+        raise SettingsError(f"unknown profile {profile!r}; choose one of: {', '.join(sorted(profiles))}")
+    merged = _deep_merge(raw.get("default") or {}, profiles[profile] or {})
+    config_file = config_file or env.get("CHATBOT_CONFIG")
+    if config_file:
+        merged = _deep_merge(merged, _user_file(Path(config_file), profile))
+    merged = _deep_merge(merged, _env_overrides(env))
+    merged = _deep_merge(merged, overrides or {})
+    merged["profile"] = profile
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
+def _user_file(path: Path, profile: str) -> dict[str, Any]:
+    """A user file may hold plain settings, or `default:` plus `profiles:` sections like ours."""
+    data = _read_yaml(path)
+    if "default" in data or "profiles" in data:
+        return _deep_merge(data.get("default") or {}, (data.get("profiles") or {}).get(profile) or {})
+    return data
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"settings file not found: {path}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file {path} must hold a mapping at the top level")
+    return data
+
+
+def _env_overrides(env: dict[str, str] | os._Environ) -> dict[str, Any]:
+    """``CHATBOT__LLM__MODEL=fast`` becomes ``{"llm": {"model": "fast"}}``; values are parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
+        if not parts:
+            continue
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        try:
+            node[parts[-1]] = yaml.safe_load(value) if value != "" else None
+        except yaml.YAMLError:
+            node[parts[-1]] = value
+    return out
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    result = copy.deepcopy(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _deep_merge(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def _explain(exc: ValidationError) -> str:
+    lines = ["invalid settings:"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)

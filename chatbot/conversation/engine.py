@@ -1,0 +1,433 @@
+"""The turn pipeline. Interfaces call ``Engine.stream``/``Engine.ask``; all medical logic lives below this line.
+
+Order of one turn (see DESIGN): validate -> red-flag screen (escalate at once) -> boundaries (refuse kindly) ->
+intake (ask what a nurse would) -> retrieval -> streamed, cited answer -> structured model triage -> final level =
+max(rules, model). The rules result is a floor the model cannot lower, and it exists even when the model fails.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from chatbot import __version__
+from chatbot.answer import Answer, ModelInfo, Source, Timings, TriageLevel
+from chatbot.config import Settings
+from chatbot.conversation.session import Session, Turn
+from chatbot.generation import ChatLLM, GenerationError, PromptLibrary, make_llm
+from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
+from chatbot.safety import (
+    MODEL_TRIAGE_SCHEMA,
+    ModelTriage,
+    RedFlagScreen,
+    ScreenResult,
+    check_boundaries,
+    combine_triage,
+    describes_symptoms,
+    detect_language,
+    escalation_message,
+    extract_facts,
+    intake_questions,
+    load_rulebook,
+    parse_model_triage,
+    sanitize_context,
+)
+
+log = logging.getLogger(__name__)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+_FOLLOW_UP_CUE = re.compile(r"\b(it|that|this|they|them|those|these|what about|and if|also)\b|它|这个|那个|还有", re.I)
+_LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
+_TRIAGE_RESERVE = 200
+
+
+class InputError(ValueError):
+    """The patient's message cannot be used as it is; the text says why, kindly, and nothing is lost."""
+
+
+@dataclass
+class Event:
+    """One step of a streamed turn: ``escalation``, ``status``, ``token`` or the final ``answer``."""
+
+    type: str
+    text: str = ""
+    answer: Answer | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def clean_message(text: str, max_chars: int) -> str:
+    """Normalise a message; raise InputError for empty or over-long input instead of silently truncating."""
+    if not isinstance(text, str):
+        raise InputError("Please type your question as text.")
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = unicodedata.normalize("NFC", _CONTROL.sub(" ", text)).strip()
+    if not text:
+        raise InputError("Your message is empty. Please type a question or describe your symptoms.")
+    if len(text) > max_chars:
+        raise InputError(
+            f"Your message is {len(text)} characters long; the limit is {max_chars}. "
+            "Please shorten it to the main symptoms and question, and send the rest in a second message."
+        )
+    return text
+
+
+class Engine:
+    """Shared parts of the assistant, built lazily once per process and used by every session."""
+
+    def __init__(self, settings: Settings, llm: ChatLLM | None = None, store: Any = None, embedder: Any = None):
+        self.settings = settings
+        self._llm = llm
+        self._store = store
+        self._embedder = embedder
+        self._index_lock = threading.Lock()
+
+    # ---- components -------------------------------------------------------------------------------------------
+    @property
+    def llm(self) -> ChatLLM:
+        if self._llm is None:
+            self._llm = make_llm(self.settings)
+        return self._llm
+
+    @property
+    def store(self) -> Any:
+        if self._store is None:
+            from chatbot.embedding import make_embedder
+            from chatbot.vectorstore import ChunkStore
+
+            embedder = self._embedder or make_embedder(self.settings)
+            self._store = ChunkStore(embedder, self.settings.vector_store.collection, self.settings.chroma_dir)
+        return self._store
+
+    @cached_property
+    def retriever(self) -> HybridRetriever:
+        return HybridRetriever(self.store, self.settings.retrieval)
+
+    @cached_property
+    def red_flags(self) -> RedFlagScreen:
+        return RedFlagScreen(load_rulebook(self.settings.path(self.settings.safety.rulebook)))
+
+    @cached_property
+    def prompts(self) -> PromptLibrary:
+        return PromptLibrary(self.settings.prompts_dir)
+
+    @property
+    def locale(self) -> str:
+        return self.settings.safety.locale
+
+    def ensure_index(self, progress: bool = True) -> int:
+        """Build the index from the bundled knowledge on first run, so a fresh machine can chat at once."""
+        from chatbot.knowledge.ingest import Ingestor
+
+        with self._index_lock:
+            if self.store.count() == 0:
+                cfg = self.settings.ingest
+                report = Ingestor(self.store, cfg.chunk_size, cfg.chunk_overlap).run(
+                    [self.settings.path(p) for p in cfg.paths], progress=progress
+                )
+                log.info("built index: %s", report.summary().replace("\n", "; "))
+            self.retriever.refresh()
+            return self.store.count()
+
+    def model_info(self) -> ModelInfo:
+        llm = self._llm
+        if llm is None:
+            return ModelInfo(name=self.settings.llm.model)
+        return ModelInfo(name=llm.name, sha256=llm.sha256, gpu_layers=llm.gpu_layers)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "profile": self.settings.profile,
+            "model": self.model_info().model_dump(),
+            "model_loaded": self._llm is not None,
+            "index_chunks": self.store.count() if self._store is not None else None,
+            "locale": self.locale,
+        }
+
+    # ---- one turn -----------------------------------------------------------------------------------------------
+    def ask(self, session: Session, message: str) -> Answer:
+        answer = None
+        for event in self.stream(session, message):
+            if event.type == "answer":
+                answer = event.answer
+        assert answer is not None
+        return answer
+
+    def stream(self, session: Session, message: str) -> Iterator[Event]:
+        """Run one turn, yielding events as soon as each exists (the escalation comes before any model work)."""
+        text = clean_message(message, self.settings.conversation.max_message_chars)
+        with session.lock:
+            yield from self._turn(session, text)
+
+    def _turn(self, session: Session, text: str) -> Iterator[Event]:
+        started = time.perf_counter()
+        timings = Timings()
+        lang = detect_language(text)
+        session.language = lang
+        session.facts = session.facts.merge(extract_facts(text))
+        session.turns.append(Turn("user", text))
+        screen = self.red_flags.screen(session.user_messages, session.facts)
+        timings.screen_ms = screen.elapsed_ms
+        escalation = escalation_message(screen, lang, self.locale)
+        if escalation:
+            yield Event("escalation", text=escalation)
+        base = {
+            "language": lang,
+            "escalation": escalation,
+            "timings": timings,
+            "model": self.model_info(),
+            "session_id": session.id,
+        }
+
+        refusal = check_boundaries(text, lang, self.locale)
+        if refusal is not None:
+            answer = Answer(
+                answer=refusal.message,
+                refusal=refusal,
+                kind="refusal",
+                triage=combine_triage(screen, None, lang),
+                **base,
+            )
+            yield from self._finish(session, answer, started)
+            return
+
+        questions = self._intake(session, screen, lang)
+        if questions:
+            body = self.prompts.text("intake_intro", lang) + "\n" + "\n".join(f"- {q}" for q in questions)
+            triage = combine_triage(screen, None, lang) if screen.hits else None
+            if triage is not None:
+                triage.follow_up_questions = questions
+            answer = Answer(answer=body, kind="intake", triage=triage, **base)
+            yield from self._finish(session, answer, started)
+            return
+
+        yield Event("status", text="retrieving")
+        retrieval = self.retrieve(session, text, lang)
+        timings.retrieve_ms = retrieval.elapsed_ms
+        sources = _sources(retrieval.hits)
+        yield from self._generate(session, text, lang, screen, retrieval, sources, base, started)
+
+    def _intake(self, session: Session, screen: ScreenResult, lang: str) -> list[str]:
+        cfg = self.settings.conversation
+        emergency = screen.level == TriageLevel.emergency
+        if emergency or not cfg.intake_enabled or session.intake_rounds >= cfg.max_intake_rounds:
+            return []
+        if not describes_symptoms(session.user_messages[-1]):
+            return []
+        questions = intake_questions(session.facts, session.user_messages, lang, cfg.max_intake_questions)
+        if questions:
+            session.intake_rounds += 1
+        return questions
+
+    def retrieve(self, session: Session, text: str, lang: str) -> RetrievalResult:
+        return self.retriever.search(self.search_query(session, text, lang))
+
+    def search_query(self, session: Session, text: str, lang: str) -> str:
+        """Condense the conversation into a standalone query: a short follow-up borrows the previous question."""
+        prior = session.user_messages[:-1]
+        query = text
+        short = len(text) < 25 if lang == "zh" else len(text.split()) < 8
+        if prior and (short or _FOLLOW_UP_CUE.search(text)):
+            query = f"{prior[-1]} {text}"
+        if lang == "zh" and self.settings.retrieval.translate_queries:
+            query = f"{self._translate(query)} {query}"
+        return query
+
+    def _translate(self, text: str) -> str:
+        prompt = self.prompts.render("translate", question=text)
+        try:
+            return "".join(self.llm.stream([{"role": "user", "content": prompt}], 32)).strip()
+        except GenerationError:
+            return ""
+
+    # ---- generation and triage ----------------------------------------------------------------------------------
+    def _generate(
+        self,
+        session: Session,
+        text: str,
+        lang: str,
+        screen: ScreenResult,
+        retrieval: RetrievalResult,
+        sources: list[Source],
+        base: dict,
+        started: float,
+    ) -> Iterator[Event]:
+        messages = self._messages(session, text, lang, retrieval.hits)
+        gen_started = time.perf_counter()
+        if sources:
+            yield Event("status", text="generating")
+            kind, body = yield from self._stream_answer(messages, lang, len(sources), base["timings"], started)
+        else:
+            # Nothing relevant was retrieved: say so rather than let the model answer from its own memory.
+            kind, body = "no_sources", self.prompts.text("no_sources", lang)
+            yield Event("token", text=body)
+        gen_ms = (time.perf_counter() - gen_started) * 1000
+        wants_model = kind == "answer" or describes_symptoms(text)
+        model_triage = self._model_triage(messages, body, sources) if wants_model and kind != "error" else None
+        triage = combine_triage(screen, model_triage, lang)
+        answer = Answer(answer=body, kind=kind, triage=triage, sources=sources, **base)
+        answer.model = self.model_info()
+        log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, triage.level.value, gen_ms)
+        yield from self._finish(session, answer, started)
+
+    def _stream_answer(
+        self, messages: list[dict[str, str]], lang: str, n_sources: int, timings: Timings, started: float
+    ) -> Generator[Event, None, tuple[str, str]]:
+        """Stream the model's answer; on failure show a safe message instead (the triage still comes from rules)."""
+        pieces: list[str] = []
+        try:
+            for piece in self.llm.stream(messages, self.settings.llm.max_tokens):
+                if not pieces:
+                    timings.first_token_ms = (time.perf_counter() - started) * 1000
+                pieces.append(piece)
+                yield Event("token", text=piece)
+        except GenerationError as exc:
+            log.error("generation failed: %s", exc)
+            text = self.prompts.text("model_error", lang)
+            yield Event("token", text=text)
+            return "error", text
+        return "answer", _keep_valid_citations("".join(pieces).strip(), n_sources)
+
+    def _messages(self, session: Session, text: str, lang: str, hits: list[Hit]) -> list[dict[str, str]]:
+        """System prefix + trimmed history + this turn, fitted to the context window (oldest turns go first)."""
+        passages = [
+            {
+                "n": i + 1,
+                "title": h.metadata.get("title", ""),
+                "section": h.metadata.get("section", ""),
+                "text": sanitize_context(h.text),
+            }
+            for i, h in enumerate(hits)
+        ]
+        history = [{"role": t.role, "content": t.text} for t in session.turns[:-1]]
+        history = history[-2 * self.settings.conversation.max_history_turns :] if history else []
+        budget = self.llm.n_ctx - self.settings.llm.max_tokens - _TRIAGE_RESERVE
+        while True:
+            user = self.prompts.render(
+                "answer",
+                passages=passages,
+                question=text,
+                facts=_facts_line(session),
+                language_name=_LANGUAGE_NAMES.get(lang, "English"),
+            )
+            messages = [
+                {"role": "system", "content": self.prompts.render("system")},
+                *history,
+                {"role": "user", "content": user},
+            ]
+            if self.llm.count_tokens(messages) <= budget or (not history and not passages):
+                return messages
+            if history:
+                history = history[2:]
+            else:
+                passages = passages[:-1]
+
+    def _model_triage(self, messages: list[dict[str, str]], body: str, sources: list[Source]) -> ModelTriage | None:
+        """Ask for schema-constrained triage, continuing the answer's prompt so its KV cache is reused; retry once."""
+        if not self.settings.conversation.model_triage:
+            return None
+        numbers = ", ".join(f"[{s.n}]" for s in sources)
+        follow = [
+            *messages,
+            {"role": "assistant", "content": body},
+            {"role": "user", "content": self.prompts.render("triage", passages=bool(sources), passage_numbers=numbers)},
+        ]
+        deadline = time.monotonic() + self.settings.llm.triage_timeout_s
+        for _attempt in range(2):
+            try:
+                parsed = parse_model_triage(self.llm.complete_json(follow, MODEL_TRIAGE_SCHEMA, 200, deadline))
+            except GenerationError as exc:
+                log.warning("model triage failed: %s", exc)
+                return None
+            if parsed is not None or time.monotonic() > deadline:
+                return parsed
+        return None
+
+    def triage_only(self, session: Session, message: str) -> Answer:
+        """One-shot triage: screen, retrieve and the model's structured judgement, without writing an answer."""
+        started = time.perf_counter()
+        text = clean_message(message, self.settings.conversation.max_message_chars)
+        with session.lock:
+            lang = detect_language(text)
+            session.facts = session.facts.merge(extract_facts(text))
+            session.turns.append(Turn("user", text))
+            screen = self.red_flags.screen(session.user_messages, session.facts)
+            retrieval = self.retrieve(session, text, lang)
+            sources = _sources(retrieval.hits)
+            messages = self._messages(session, text, lang, retrieval.hits)
+            model = self._model_triage(messages, "", sources) if screen.level != TriageLevel.emergency else None
+            triage = combine_triage(screen, model, lang)
+            timings = Timings(
+                screen_ms=screen.elapsed_ms,
+                retrieve_ms=retrieval.elapsed_ms,
+                total_ms=(time.perf_counter() - started) * 1000,
+            )
+            return Answer(
+                answer="; ".join(triage.reasons),
+                language=lang,
+                triage=triage,
+                sources=sources,
+                escalation=escalation_message(screen, lang, self.locale),
+                timings=timings,
+                model=self.model_info(),
+                kind="triage",
+                session_id=session.id,
+            )
+
+    def screen_only(self, message: str) -> ScreenResult:
+        text = clean_message(message, self.settings.conversation.max_message_chars)
+        return self.red_flags.screen([text], extract_facts(text))
+
+    def _finish(self, session: Session, answer: Answer, started: float) -> Iterator[Event]:
+        answer.timings.total_ms = (time.perf_counter() - started) * 1000
+        session.turns.append(Turn("assistant", answer.answer))
+        session.last_sources = answer.sources
+        session.last_answer = answer
+        yield Event("answer", answer=answer)
+
+
+def _sources(hits: list[Hit]) -> list[Source]:
+    return [
+        Source(
+            n=i + 1,
+            title=h.metadata.get("title", ""),
+            url=h.metadata.get("url", ""),
+            section=h.metadata.get("section", ""),
+            score=h.score,
+            file=h.metadata.get("file", ""),
+            topic_id=h.metadata.get("topic_id", ""),
+        )
+        for i, h in enumerate(hits)
+    ]
+
+
+def _keep_valid_citations(text: str, n_sources: int) -> str:
+    """Drop citation markers that point at no listed source, so every [n] the patient sees resolves."""
+    return _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= n_sources else "", text)
+
+
+def _facts_line(session: Session) -> str:
+    facts = session.facts
+    parts = []
+    if facts.age_years is not None:
+        age = facts.age_years
+        parts.append(f"age {age:g} years" if age >= 1 else f"age {round(age * 12)} months")
+    if facts.sex:
+        parts.append(facts.sex)
+    if facts.pregnant:
+        parts.append("pregnant")
+    for label, value in (("duration", facts.duration), ("severity", facts.severity)):
+        if value:
+            parts.append(f"{label} {value}")
+    if facts.conditions:
+        parts.append("conditions: " + ", ".join(facts.conditions))
+    if facts.medicines:
+        parts.append("medicines: " + ", ".join(facts.medicines))
+    return "; ".join(parts)

@@ -1,0 +1,216 @@
+"""Chat LLM backends behind one small interface.
+
+``LlamaCppLLM`` runs a local GGUF with llama-cpp-python. Every prompt starts with the same system message, and
+llama.cpp keeps the tokens of the last evaluation in its KV cache and re-evaluates only what differs, so the fixed
+system prefix (and, within a turn, the whole answer context for the triage call) is computed once, not per call.
+One lock serialises access: a single model instance serves every session without being loaded twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from chatbot.config import Settings
+from chatbot.models.catalogue import ResolvedModel, resolve_model
+
+log = logging.getLogger(__name__)
+Message = dict[str, str]
+
+
+class GenerationError(RuntimeError):
+    """The model failed to load or to generate; the conversation turns this into a safe fallback."""
+
+
+class ChatLLM(Protocol):
+    name: str
+    sha256: str
+    gpu_layers: int
+    n_ctx: int
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None) -> Iterator[str]:
+        """Yield text pieces as they are generated; stop early at ``deadline`` (time.monotonic())."""
+
+    def complete_json(
+        self, messages: Sequence[Message], schema: dict, max_tokens: int, deadline: float | None = None
+    ) -> str:
+        """Return raw text constrained to the JSON schema (may be cut short at the deadline)."""
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Tokens the chat-formatted messages take, for fitting the context window."""
+
+
+def choose_gpu_layers(setting: int | str) -> int:
+    """``auto`` offloads every layer when this llama.cpp build can, and none otherwise."""
+    if setting != "auto":
+        return int(setting)
+    import llama_cpp
+
+    return -1 if llama_cpp.llama_supports_gpu_offload() else 0
+
+
+@dataclass
+class _Call:
+    messages: list[Message]
+    max_tokens: int
+    deadline: float | None
+    response_format: dict | None = None
+
+
+class LlamaCppLLM:
+    """A GGUF model in-process via llama-cpp-python, loaded lazily on first use."""
+
+    def __init__(
+        self, model: ResolvedModel, n_ctx: int, n_threads: int | None, gpu_layers: int, temperature: float, seed: int
+    ):
+        self.model = model
+        self.name = model.name
+        self.sha256 = model.sha256
+        self.gpu_layers = gpu_layers
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, (os.cpu_count() or 2))
+        self.temperature = temperature
+        self.seed = seed
+        self._llama: Any = None
+        self._lock = threading.RLock()
+
+    @property
+    def llama(self) -> Any:
+        with self._lock:
+            if self._llama is None:
+                from llama_cpp import Llama
+
+                started = time.perf_counter()
+                try:
+                    self._llama = Llama(
+                        model_path=str(self.model.path),
+                        n_ctx=self.n_ctx,
+                        n_threads=self.n_threads,
+                        n_gpu_layers=self.gpu_layers,
+                        seed=self.seed,
+                        verbose=False,
+                    )
+                except (ValueError, RuntimeError) as exc:
+                    raise GenerationError(f"could not load model {self.model.path}: {exc}") from exc
+                log.info(
+                    "loaded %s in %.1f s (gpu_layers=%s)", self.name, time.perf_counter() - started, self.gpu_layers
+                )
+            return self._llama
+
+    def warm_up(self, system_prompt: str) -> None:
+        """Evaluate the fixed system prefix once, so the first patient turn reuses it from the KV cache."""
+        for _ in self.stream([{"role": "system", "content": system_prompt}, {"role": "user", "content": "hi"}], 1):
+            pass
+
+    def reset_cache(self) -> None:
+        """Forget the KV cache (benchmarks use this to measure a turn without prefix reuse)."""
+        with self._lock:
+            self.llama.reset()
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None) -> Iterator[str]:
+        yield from self._run(_Call(list(messages), max_tokens, deadline))
+
+    def complete_json(
+        self, messages: Sequence[Message], schema: dict, max_tokens: int, deadline: float | None = None
+    ) -> str:
+        fmt = {"type": "json_object", "schema": schema}
+        return "".join(self._run(_Call(list(messages), max_tokens, deadline, fmt)))
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) + 3
+
+    def _run(self, call: _Call) -> Iterator[str]:
+        with self._lock:
+            try:
+                chunks = self.llama.create_chat_completion(
+                    messages=call.messages,
+                    max_tokens=call.max_tokens,
+                    temperature=self.temperature,
+                    seed=self.seed,
+                    stream=True,
+                    response_format=call.response_format,
+                )
+                for chunk in chunks:
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        yield piece
+                    if call.deadline is not None and time.monotonic() > call.deadline:
+                        log.warning("generation stopped at its deadline")
+                        break
+            except (ValueError, RuntimeError) as exc:
+                raise GenerationError(str(exc)) from exc
+
+
+class FakeLLM:
+    """Deterministic stand-in for unit tests: cites the first passage and emits schema-shaped JSON for triage.
+
+    ``triage_json`` lets a test script the model's triage output (including garbage) and ``fail`` makes every call
+    raise, to exercise the fallback paths.
+    """
+
+    name = "fake"
+    sha256 = ""
+    gpu_layers = 0
+    n_ctx = 4096
+
+    def __init__(self, answer: str | None = None, triage_json: str | list[str] | None = None, fail: bool = False):
+        self.answer = answer
+        self.triage_json = triage_json
+        self.fail = fail
+        self.calls: list[list[Message]] = []
+
+    def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None) -> Iterator[str]:
+        self.calls.append(list(messages))
+        if self.fail:
+            raise GenerationError("fake failure")
+        text = self.answer or _fake_answer(messages[-1]["content"])
+        for word in text.split(" "):
+            yield word + " "
+
+    def complete_json(
+        self, messages: Sequence[Message], schema: dict, max_tokens: int, deadline: float | None = None
+    ) -> str:
+        self.calls.append(list(messages))
+        if self.fail:
+            raise GenerationError("fake failure")
+        if isinstance(self.triage_json, list):
+            return self.triage_json.pop(0) if self.triage_json else "{}"
+        if self.triage_json is not None:
+            return self.triage_json
+        return json.dumps(
+            {
+                "level": "routine",
+                "reasons": ["fake model reason"],
+                "red_flags": [],
+                "possible_conditions": [],
+                "follow_up_questions": [],
+            }
+        )
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return sum(len(m["content"]) // 4 + 4 for m in messages)
+
+
+def _fake_answer(prompt: str) -> str:
+    if "[1]" in prompt:
+        return "Based on the reference passage, here is some general information [1]. See a doctor if it gets worse."
+    return "My sources do not cover this question."
+
+
+def make_llm(settings: Settings) -> ChatLLM:
+    cfg = settings.llm
+    if cfg.backend == "fake":
+        return FakeLLM()
+    model = resolve_model(
+        cfg.model, settings.path(cfg.model_path) if cfg.model_path else None, settings.model_cache_dir
+    )
+    layers = choose_gpu_layers(cfg.n_gpu_layers)
+    log.info("model %s: n_gpu_layers=%s (%s)", model.name, layers, "GPU offload" if layers else "CPU only")
+    return LlamaCppLLM(model, cfg.n_ctx, cfg.n_threads, layers, cfg.temperature, cfg.seed)

@@ -1,0 +1,1 @@
+"""Interfaces (terminal, browser, HTTP API): validate, call the conversation engine, render. No medical logic."""

