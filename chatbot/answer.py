@@ -56,6 +56,8 @@ class Triage(BaseModel):
     red_flags: list[RedFlag] = Field(default_factory=list)
     possible_conditions: list[str] = Field(default_factory=list)
     follow_up_questions: list[str] = Field(default_factory=list)
+    rules_level: TriageLevel | None = Field(None, description="what the red-flag rules alone said (None: no rule)")
+    model_level: TriageLevel | None = Field(None, description="what the model alone said (None: not run or failed)")
 
 
 class Source(BaseModel):

@@ -63,3 +63,9 @@ def require_shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder {SHARED_DATA} is absent (CI always has it)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def real_data_dir(tmp_path_factory) -> Path:
+    """One data folder whose index of the bundled knowledge (real MiniLM) is built once per test session."""
+    return tmp_path_factory.mktemp("real-data")

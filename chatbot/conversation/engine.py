@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from chatbot import __version__
-from chatbot.answer import Answer, ModelInfo, Source, Timings, TriageLevel
+from chatbot.answer import Answer, ModelInfo, Source, Timings, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
 from chatbot.generation import ChatLLM, GenerationError, PromptLibrary, make_llm
@@ -192,7 +192,7 @@ class Engine:
                 answer=refusal.message,
                 refusal=refusal,
                 kind="refusal",
-                triage=combine_triage(screen, None, lang),
+                triage=_combine(screen, None, lang),
                 **base,
             )
             yield from self._finish(session, answer, started)
@@ -201,7 +201,7 @@ class Engine:
         questions = self._intake(session, screen, lang)
         if questions:
             body = self.prompts.text("intake_intro", lang) + "\n" + "\n".join(f"- {q}" for q in questions)
-            triage = combine_triage(screen, None, lang) if screen.hits else None
+            triage = _combine(screen, None, lang) if screen.hits else None
             if triage is not None:
                 triage.follow_up_questions = questions
             answer = Answer(answer=body, kind="intake", triage=triage, **base)
@@ -271,7 +271,7 @@ class Engine:
         gen_ms = (time.perf_counter() - gen_started) * 1000
         wants_model = kind == "answer" or describes_symptoms(text)
         model_triage = self._model_triage(messages, body, sources) if wants_model and kind != "error" else None
-        triage = combine_triage(screen, model_triage, lang)
+        triage = _combine(screen, model_triage, lang)
         answer = Answer(answer=body, kind=kind, triage=triage, sources=sources, **base)
         answer.model = self.model_info()
         log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, triage.level.value, gen_ms)
@@ -334,11 +334,11 @@ class Engine:
         if not self.settings.conversation.model_triage:
             return None
         numbers = ", ".join(f"[{s.n}]" for s in sources)
-        follow = [
-            *messages,
-            {"role": "assistant", "content": body},
-            {"role": "user", "content": self.prompts.render("triage", passages=bool(sources), passage_numbers=numbers)},
-        ]
+        request = self.prompts.render("triage", passages=bool(sources), passage_numbers=numbers)
+        if body:  # continue the answer's conversation, so llama.cpp reuses the whole prompt from its KV cache
+            follow = [*messages, {"role": "assistant", "content": body}, {"role": "user", "content": request}]
+        else:
+            follow = [*messages[:-1], {"role": "user", "content": messages[-1]["content"] + "\n\n" + request}]
         deadline = time.monotonic() + self.settings.llm.triage_timeout_s
         for _attempt in range(2):
             try:
@@ -350,8 +350,12 @@ class Engine:
                 return parsed
         return None
 
-    def triage_only(self, session: Session, message: str) -> Answer:
-        """One-shot triage: screen, retrieve and the model's structured judgement, without writing an answer."""
+    def triage_only(self, session: Session, message: str, use_model: bool | None = None) -> Answer:
+        """One-shot triage: screen, retrieve and the model's structured judgement, without writing an answer.
+
+        ``use_model=None`` skips the model when a rule already says emergency (nothing it says can change that);
+        evaluations pass True to measure the model alone as well.
+        """
         started = time.perf_counter()
         text = clean_message(message, self.settings.conversation.max_message_chars)
         with session.lock:
@@ -361,15 +365,17 @@ class Engine:
             screen = self.red_flags.screen(session.user_messages, session.facts)
             retrieval = self.retrieve(session, text, lang)
             sources = _sources(retrieval.hits)
-            messages = self._messages(session, text, lang, retrieval.hits)
-            model = self._model_triage(messages, "", sources) if screen.level != TriageLevel.emergency else None
-            triage = combine_triage(screen, model, lang)
+            run_model = use_model if use_model is not None else screen.level != TriageLevel.emergency
+            model = None
+            if run_model:
+                model = self._model_triage(self._messages(session, text, lang, retrieval.hits), "", sources)
+            triage = _combine(screen, model, lang)
             timings = Timings(
                 screen_ms=screen.elapsed_ms,
                 retrieve_ms=retrieval.elapsed_ms,
                 total_ms=(time.perf_counter() - started) * 1000,
             )
-            return Answer(
+            answer = Answer(
                 answer="; ".join(triage.reasons),
                 language=lang,
                 triage=triage,
@@ -380,6 +386,8 @@ class Engine:
                 kind="triage",
                 session_id=session.id,
             )
+            session.turns.append(Turn("assistant", answer.answer))
+            return answer
 
     def screen_only(self, message: str) -> ScreenResult:
         text = clean_message(message, self.settings.conversation.max_message_chars)
@@ -391,6 +399,14 @@ class Engine:
         session.last_sources = answer.sources
         session.last_answer = answer
         yield Event("answer", answer=answer)
+
+
+def _combine(screen: ScreenResult, model: ModelTriage | None, lang: str) -> Triage:
+    """Final triage = max(rules, model), keeping what each layer said on its own for display and evaluation."""
+    triage = combine_triage(screen, model, lang)
+    triage.rules_level = screen.level
+    triage.model_level = model.level if model is not None else None
+    return triage
 
 
 def _sources(hits: list[Hit]) -> list[Source]:

@@ -1,0 +1,76 @@
+"""The escalation message: what a patient reads first when a red flag fires, before any model output.
+
+The wording is data (``texts/messages.yaml``) and the numbers come from the locale table, so a deployment in
+another country changes a setting, not code. Self-harm hits get a supportive crisis message, never a bare order.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+from chatbot.answer import TriageLevel
+from chatbot.safety.rulebook import DEFAULT_LOCALES_PATH, Locale, load_locales
+from chatbot.safety.screen import ScreenResult
+
+TEXTS_PATH = Path(__file__).with_name("texts") / "messages.yaml"
+_POISON_HINTS = ("poison", "overdose", "ingest", "caustic", "battery", "chemical")
+
+
+@lru_cache(maxsize=1)
+def _texts() -> dict[str, dict[str, str]]:
+    return yaml.safe_load(TEXTS_PATH.read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=4)
+def _locale(code: str, path: str = str(DEFAULT_LOCALES_PATH)) -> Locale:
+    return load_locales(path).get(code)
+
+
+def escalation_message(result: ScreenResult, lang: str, locale: str) -> str | None:
+    """The text to show first, in the patient's language; None when no rule fired."""
+    if not result.hits:
+        return None
+    lang = lang if lang in _texts() else "en"
+    text, place = _texts()[lang], _locale(locale)
+    values = _values(place, lang)
+    hits = result.hits_in(lang) if result.fired else result.hits
+    if result.crisis:
+        return _crisis(text, place, values, [h.message for h in hits])
+    lines = [h.message for h in hits]
+    if result.level == TriageLevel.emergency:
+        lines = [text["emergency_call"].format(**values), *lines, text["emergency_wait"]]
+    else:
+        service = text["urgent_service"] if place.urgent else text["urgent_no_service"]
+        lines = [text["urgent"], *lines, service.format(**values), text["urgent_worse"].format(**values)]
+    if place.poison and any(hint in h.id for h in hits for hint in _POISON_HINTS):
+        lines.append(text["poison_line"].format(**values))
+    return "\n".join(_dedupe(lines))
+
+
+def _crisis(text: dict[str, str], place: Locale, values: dict[str, str], rule_lines: list[str]) -> str:
+    lines = [text["crisis"].format(**values)]
+    if place.crisis:
+        lines.append(text["crisis_line"].format(**values))
+    lines += rule_lines
+    lines.append(text["crisis_stay"])
+    return "\n".join(_dedupe(lines))
+
+
+def _values(place: Locale, lang: str) -> dict[str, str]:
+    def note(service) -> str:
+        return f" ({service.note.get(lang)})" if service and service.note else ""
+
+    values = {"emergency": place.emergency_for(lang)}
+    for key in ("crisis", "urgent", "poison"):
+        service = getattr(place, key)
+        values[f"{key}_name"] = service.name.get(lang) if service else ""
+        values[f"{key}_number"] = service.number if service else ""
+        values[f"{key}_note"] = note(service)
+    return values
+
+
+def _dedupe(lines: list[str]) -> list[str]:
+    return list(dict.fromkeys(line for line in lines if line))

@@ -1,0 +1,114 @@
+"""The model's structured triage, and its combination with the rules: final level = max(rules, model).
+
+Why bounded fields: small models run out of tokens mid-JSON when a free-text field has no limit, so every string
+and list in the schema has a ``maxLength``/``maxItems``; llama.cpp turns the schema into a grammar. Why a tolerant
+parser: the grammar fixes the shape, not always the content (a deadline can cut it short), and a malformed answer
+must become "no model opinion", never an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from chatbot.answer import Triage, TriageLevel
+from chatbot.safety.screen import ScreenResult
+
+_LIMITS = {"reasons": (3, 160), "red_flags": (3, 80), "possible_conditions": (3, 60), "follow_up_questions": (3, 120)}
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)
+_FALLBACK_REASON = {
+    "en": "See a doctor if you are unsure or if things get worse.",
+    "zh": "如果您不确定或情况变差，请去看医生。",
+}
+_RULE_REASON = {"en": "Warning sign: {title}", "zh": "危险信号：{title}"}
+
+
+class ModelTriage(BaseModel):
+    """What the LLM returns. Over-long items are cut rather than rejected: a long reason is still a reason."""
+
+    level: TriageLevel
+    reasons: list[str] = Field(default_factory=list)
+    red_flags: list[str] = Field(default_factory=list)
+    possible_conditions: list[str] = Field(default_factory=list)
+    follow_up_questions: list[str] = Field(default_factory=list)
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level(cls, value: Any) -> Any:
+        return str(value).strip().lower().replace("-", "_").replace(" ", "_") if value is not None else value
+
+    @field_validator(*_LIMITS, mode="before")
+    @classmethod
+    def _bounded(cls, value: Any, info: Any) -> list[str]:
+        max_items, max_len = _LIMITS[info.field_name]
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            return []
+        items = [str(v).strip()[:max_len] for v in value if str(v).strip()]
+        return items[:max_items]
+
+
+def _schema() -> dict[str, Any]:
+    strings = {
+        name: {"type": "array", "maxItems": n, "items": {"type": "string", "maxLength": length}}
+        for name, (n, length) in _LIMITS.items()
+    }
+    return {
+        "type": "object",
+        "properties": {"level": {"type": "string", "enum": [lvl.value for lvl in TriageLevel]}, **strings},
+        "required": ["level", "reasons", "red_flags", "possible_conditions", "follow_up_questions"],
+    }
+
+
+MODEL_TRIAGE_SCHEMA: dict[str, Any] = _schema()
+
+
+def parse_model_triage(raw: str | None) -> ModelTriage | None:
+    """Parse the model's JSON (code fences and surrounding chatter tolerated); None when it is unusable."""
+    if not raw or not isinstance(raw, str):
+        return None
+    text = _FENCE.sub("", raw.strip())
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        data = json.loads(text[start : end + 1])
+        return ModelTriage.model_validate(data) if isinstance(data, dict) else None
+    except (json.JSONDecodeError, ValidationError):
+        return None
+
+
+def combine_triage(screen: ScreenResult, model: ModelTriage | None, lang: str) -> Triage:
+    """Final level = the more urgent of rules and model; without either, "routine" with a see-a-doctor reason."""
+    rules_level = screen.level
+    model_level = model.level if model is not None else None
+    level = TriageLevel.highest(rules_level, model_level) or TriageLevel.routine
+    reasons = [_RULE_REASON.get(lang, _RULE_REASON["en"]).format(title=h.title or h.id) for h in screen.hits]
+    if model is not None:
+        reasons += [r for r in model.reasons if r not in reasons]
+    else:
+        reasons.append(_FALLBACK_REASON.get(lang, _FALLBACK_REASON["en"]))
+    return Triage(
+        level=level,
+        decided_by=_decided_by(rules_level, model_level),
+        reasons=reasons,
+        red_flags=list(screen.hits),
+        possible_conditions=list(model.possible_conditions) if model else [],
+        follow_up_questions=list(model.follow_up_questions) if model else [],
+        rules_level=rules_level,
+        model_level=model_level,
+    )
+
+
+def _decided_by(rules: TriageLevel | None, model: TriageLevel | None) -> str:
+    if model is None:
+        return "rules"
+    if rules is None:
+        return "model"
+    if rules == model:
+        return "both"
+    return "rules" if rules.rank > model.rank else "model"

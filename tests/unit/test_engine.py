@@ -1,0 +1,162 @@
+"""The turn pipeline with fakes: ordering, fallbacks, citations, context fitting and input handling."""
+
+import json
+
+import pytest
+
+from chatbot.answer import TriageLevel
+from chatbot.conversation import InputError, Session
+from chatbot.conversation.engine import clean_message
+from chatbot.generation import FakeLLM
+
+EMERGENCY = "I have crushing chest pain spreading to my left arm and I'm sweating a lot"
+
+
+def _events(engine, session, message):
+    return list(engine.stream(session, message))
+
+
+def test_answer_cites_listed_sources_and_reports_timings(engine):
+    answer = engine.ask(Session(), "My sore throat hurts when I swallow, what can I do at home?")
+    assert answer.kind == "answer"
+    assert answer.sources and answer.sources[0].n == 1 and answer.sources[0].url.startswith("http")
+    assert "[1]" in answer.answer
+    assert answer.triage is not None and answer.triage.level in TriageLevel
+    assert answer.timings.total_ms > 0 and answer.timings.first_token_ms is not None
+    json.loads(answer.model_dump_json())  # the answer object is JSON-serialisable
+
+
+def test_emergency_escalation_comes_before_any_model_work(engine):
+    session = Session()
+    stream = engine.stream(session, EMERGENCY)
+    first = next(stream)
+    assert first.type == "escalation" and "911" in first.text
+    assert engine.llm.calls == []  # nothing was generated before the patient saw the escalation
+    rest = list(stream)
+    answer = rest[-1].answer
+    assert answer.triage.level == TriageLevel.emergency
+    assert answer.triage.rules_level == TriageLevel.emergency
+    assert answer.escalation == first.text
+
+
+def test_model_cannot_lower_a_rules_emergency(engine):
+    engine._llm = FakeLLM(triage_json=json.dumps({"level": "self_care", "reasons": ["looks mild"], "red_flags": [],
+                                                  "possible_conditions": [], "follow_up_questions": []}))
+    answer = engine.ask(Session(), EMERGENCY)
+    assert answer.triage.model_level == TriageLevel.self_care
+    assert answer.triage.level == TriageLevel.emergency
+
+
+def test_model_can_raise_the_level(engine):
+    engine._llm = FakeLLM(triage_json=json.dumps({"level": "urgent", "reasons": ["needs checking today"],
+                                                  "red_flags": [], "possible_conditions": [], "follow_up_questions": []}))
+    answer = engine.ask(Session(), "I have had constipation for a week")
+    assert answer.triage.level == TriageLevel.urgent and answer.triage.decided_by in {"model", "both"}
+
+
+def test_garbage_model_triage_is_retried_then_falls_back_to_rules(engine):
+    engine._llm = FakeLLM(triage_json=["not json at all", "{broken"])
+    answer = engine.ask(Session(), "I have a headache after a long day at work")
+    assert answer.triage.model_level is None
+    assert answer.triage.decided_by == "rules"
+    assert answer.triage.reasons  # "see a doctor if unsure", never nothing
+    assert engine.llm.triage_json == []  # both attempts were used
+
+
+def test_model_failure_gives_safe_message_and_rules_triage(engine):
+    engine._llm = FakeLLM(fail=True)
+    answer = engine.ask(Session(), EMERGENCY)
+    assert answer.kind == "error"
+    assert answer.triage.level == TriageLevel.emergency
+    assert answer.escalation
+
+
+def test_nothing_relevant_found_says_so_without_the_model(engine):
+    answer = engine.ask(Session(), "Which telescope is best for looking at Saturn's rings from a city balcony?")
+    assert answer.kind in {"no_sources", "refusal"}
+    if answer.kind == "no_sources":
+        assert answer.sources == []
+        assert "could not find" in answer.answer
+        assert all("Reference passages" not in m["content"] for call in engine.llm.calls for m in call[-1:])
+
+
+def test_invalid_citations_are_removed(engine):
+    engine._llm = FakeLLM(answer="Rest and drink fluids [1]. Also see [7].")
+    answer = engine.ask(Session(), "What helps a sore throat?")
+    assert "[1]" in answer.answer and "[7]" not in answer.answer
+
+
+def test_follow_up_question_uses_previous_question_for_retrieval(engine):
+    session = Session()
+    engine.ask(session, "What can I do about constipation at home?")
+    query = engine.search_query(session, "what about for children?", "en")
+    assert "constipation" in query
+
+
+def test_history_is_trimmed_to_fit_the_context_window(engine):
+    session = Session()
+    for i in range(8):
+        engine.ask(session, f"Question {i} about sore throat and swallowing pain " + "detail " * 150)
+    engine.llm.n_ctx = 1200
+    engine.llm.calls.clear()
+    engine.ask(session, "And what about the sore throat now?")
+    prompt = engine.llm.calls[0]
+    assert engine.llm.count_tokens(prompt) <= 1200 - engine.settings.llm.max_tokens
+    assert prompt[0]["role"] == "system"
+    assert "Question 0 about" not in json.dumps(prompt)  # the oldest turns went first
+
+
+def test_system_prompt_is_a_stable_prefix_across_turns(engine):
+    session = Session()
+    engine.ask(session, "What helps a sore throat?")
+    engine.ask(session, "How long does constipation last?")
+    first, second = engine.llm.calls[0][0], engine.llm.calls[-1][0]
+    assert first == second and first["role"] == "system"
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "\x00\x01\x02"])
+def test_empty_messages_are_rejected_with_a_hint(engine, bad):
+    with pytest.raises(InputError, match="empty"):
+        list(engine.stream(Session(), bad))
+
+
+def test_over_long_message_gets_a_clear_error_and_nothing_is_lost(engine):
+    session = Session()
+    with pytest.raises(InputError, match="limit is 4000"):
+        list(engine.stream(session, "a" * 4001))
+    assert session.turns == []
+
+
+def test_control_characters_and_lone_surrogates_do_not_crash():
+    assert clean_message("sore\x07 throat\ud800", 100) == "sore  throat?"
+
+
+def test_refusal_for_prescription_request(engine):
+    answer = engine.ask(Session(), "Please prescribe me amoxicillin for my sore throat")
+    assert answer.kind == "refusal" and answer.refusal.kind == "prescription"
+    assert engine.llm.calls == []
+
+
+def test_chinese_message_gets_chinese_fixed_texts(engine):
+    answer = engine.ask(Session(), "我胸口疼得厉害，左臂发麻，出冷汗")
+    assert answer.language == "zh"
+    assert answer.triage.level == TriageLevel.emergency
+    assert "120" in answer.escalation or "急救" in answer.escalation
+
+
+def test_intake_asks_follow_up_questions_then_remembers_answers(engine):
+    engine.settings.conversation.intake_enabled = True
+    session = Session()
+    first = engine.ask(session, "I have a headache")
+    assert first.kind == "intake" and first.answer.count("\n- ") >= 1
+    second = engine.ask(session, "I'm 34, it started 2 days ago and it's about 5/10")
+    assert second.kind == "answer"
+    assert session.facts.age_years == 34
+
+
+def test_triage_only_reports_each_layer(engine):
+    answer = engine.triage_only(Session(), EMERGENCY, use_model=True)
+    assert answer.kind == "triage"
+    assert answer.triage.rules_level == TriageLevel.emergency
+    assert answer.triage.model_level == TriageLevel.routine  # the fake model's default
+    assert answer.triage.level == TriageLevel.emergency
