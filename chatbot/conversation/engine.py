@@ -23,6 +23,7 @@ from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
 from chatbot.generation import ChatLLM, GenerationError, PromptLibrary, make_llm
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
+from chatbot.safety.rulebook import LocaleTable
 from chatbot.safety import (
     MODEL_TRIAGE_SCHEMA,
     ModelTriage,
@@ -35,6 +36,7 @@ from chatbot.safety import (
     escalation_message,
     extract_facts,
     intake_questions,
+    load_locales,
     load_rulebook,
     parse_model_triage,
     sanitize_context,
@@ -114,6 +116,10 @@ class Engine:
         return RedFlagScreen(load_rulebook(self.settings.path(self.settings.safety.rulebook)))
 
     @cached_property
+    def locales(self) -> LocaleTable:
+        return load_locales(self.settings.path(self.settings.safety.locales))
+
+    @cached_property
     def prompts(self) -> PromptLibrary:
         return PromptLibrary(self.settings.prompts_dir)
 
@@ -175,7 +181,7 @@ class Engine:
         session.turns.append(Turn("user", text))
         screen = self.red_flags.screen(session.user_messages, session.facts)
         timings.screen_ms = screen.elapsed_ms
-        escalation = escalation_message(screen, lang, self.locale)
+        escalation = escalation_message(screen, lang, self.locale, self.locales)
         if escalation:
             yield Event("escalation", text=escalation)
         base = {
@@ -186,7 +192,7 @@ class Engine:
             "session_id": session.id,
         }
 
-        refusal = check_boundaries(text, lang, self.locale)
+        refusal = check_boundaries(text, lang, self.locale, locales=self.locales)
         if refusal is not None:
             answer = Answer(
                 answer=refusal.message,
@@ -380,7 +386,7 @@ class Engine:
                 language=lang,
                 triage=triage,
                 sources=sources,
-                escalation=escalation_message(screen, lang, self.locale),
+                escalation=escalation_message(screen, lang, self.locale, self.locales),
                 timings=timings,
                 model=self.model_info(),
                 kind="triage",

@@ -270,7 +270,7 @@ def _screen(engine, message: str, as_json: bool) -> int:
         payload = {
             "level": result.level.value if result.level else None,
             "red_flags": [h.model_dump(mode="json") for h in result.hits],
-            "escalation": escalation_message(result, detect_language(message), engine.locale),
+            "escalation": escalation_message(result, detect_language(message), engine.locale, engine.locales),
             "elapsed_ms": round(result.elapsed_ms, 3),
         }
         print(json.dumps(payload, ensure_ascii=False, indent=2))

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from chatbot.answer import TriageLevel
-from chatbot.safety.rulebook import DEFAULT_LOCALES_PATH, Locale, load_locales
+from chatbot.safety.rulebook import DEFAULT_LOCALES_PATH, Locale, LocaleTable, load_locales
 from chatbot.safety.screen import ScreenResult
 
 TEXTS_PATH = Path(__file__).with_name("texts") / "messages.yaml"
@@ -25,16 +25,16 @@ def _texts() -> dict[str, dict[str, str]]:
 
 
 @lru_cache(maxsize=4)
-def _locale(code: str, path: str = str(DEFAULT_LOCALES_PATH)) -> Locale:
-    return load_locales(path).get(code)
+def _default_locales(path: str = str(DEFAULT_LOCALES_PATH)) -> LocaleTable:
+    return load_locales(path)
 
 
-def escalation_message(result: ScreenResult, lang: str, locale: str) -> str | None:
+def escalation_message(result: ScreenResult, lang: str, locale: str, locales: LocaleTable | None = None) -> str | None:
     """The text to show first, in the patient's language; None when no rule fired."""
     if not result.hits:
         return None
     lang = lang if lang in _texts() else "en"
-    text, place = _texts()[lang], _locale(locale)
+    text, place = _texts()[lang], (locales or _default_locales()).get(locale)
     values = _values(place, lang)
     hits = result.hits_in(lang) if result.fired else result.hits
     if result.crisis:

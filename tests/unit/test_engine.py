@@ -7,6 +7,7 @@ import pytest
 from chatbot.answer import TriageLevel
 from chatbot.conversation import InputError, Session
 from chatbot.conversation.engine import clean_message
+from chatbot.conversation.session import Turn
 from chatbot.generation import FakeLLM
 
 EMERGENCY = "I have crushing chest pain spreading to my left arm and I'm sweating a lot"
@@ -89,6 +90,7 @@ def test_invalid_citations_are_removed(engine):
 def test_follow_up_question_uses_previous_question_for_retrieval(engine):
     session = Session()
     engine.ask(session, "What can I do about constipation at home?")
+    session.turns.append(Turn("user", "what about for children?"))  # as during the turn itself
     query = engine.search_query(session, "what about for children?", "en")
     assert "constipation" in query
 
