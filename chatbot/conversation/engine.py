@@ -23,7 +23,6 @@ from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
 from chatbot.generation import ChatLLM, GenerationError, PromptLibrary, make_llm
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
-from chatbot.safety.rulebook import LocaleTable
 from chatbot.safety import (
     MODEL_TRIAGE_SCHEMA,
     ModelTriage,
@@ -41,6 +40,7 @@ from chatbot.safety import (
     parse_model_triage,
     sanitize_context,
 )
+from chatbot.safety.rulebook import LocaleTable
 
 log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -141,6 +141,14 @@ class Engine:
             self.retriever.refresh()
             return self.store.count()
 
+    def warm_up(self) -> None:
+        """Load the embedder and model and evaluate the fixed system prompt once, so the first patient turn
+        pays neither the torch import nor the system prefix (llama.cpp reuses it from the KV cache)."""
+        self.store.embedder.embed(["warm up"])
+        warm = getattr(self.llm, "warm_up", None)
+        if warm is not None:
+            warm(self.prompts.render("system"))
+
     def model_info(self) -> ModelInfo:
         llm = self._llm
         if llm is None:
@@ -158,21 +166,25 @@ class Engine:
         }
 
     # ---- one turn -----------------------------------------------------------------------------------------------
-    def ask(self, session: Session, message: str) -> Answer:
+    def ask(self, session: Session, message: str, one_shot: bool = False) -> Answer:
         answer = None
-        for event in self.stream(session, message):
+        for event in self.stream(session, message, one_shot=one_shot):
             if event.type == "answer":
                 answer = event.answer
         assert answer is not None
         return answer
 
-    def stream(self, session: Session, message: str) -> Iterator[Event]:
-        """Run one turn, yielding events as soon as each exists (the escalation comes before any model work)."""
+    def stream(self, session: Session, message: str, one_shot: bool = False) -> Iterator[Event]:
+        """Run one turn, yielding events as soon as each exists (the escalation comes before any model work).
+
+        ``one_shot`` (``ask`` on the command line) answers at once: the intake questions a nurse would ask are
+        returned in ``triage.follow_up_questions`` instead of being asked before the answer.
+        """
         text = clean_message(message, self.settings.conversation.max_message_chars)
         with session.lock:
-            yield from self._turn(session, text)
+            yield from self._turn(session, text, one_shot)
 
-    def _turn(self, session: Session, text: str) -> Iterator[Event]:
+    def _turn(self, session: Session, text: str, one_shot: bool) -> Iterator[Event]:
         started = time.perf_counter()
         timings = Timings()
         lang = detect_language(text)
@@ -204,8 +216,9 @@ class Engine:
             yield from self._finish(session, answer, started)
             return
 
-        questions = self._intake(session, screen, lang)
-        if questions:
+        questions = self._missing_facts(session, screen, lang)
+        if questions and self._may_ask(session, one_shot):
+            session.intake_rounds += 1
             body = self.prompts.text("intake_intro", lang) + "\n" + "\n".join(f"- {q}" for q in questions)
             triage = _combine(screen, None, lang) if screen.hits else None
             if triage is not None:
@@ -218,19 +231,18 @@ class Engine:
         retrieval = self.retrieve(session, text, lang)
         timings.retrieve_ms = retrieval.elapsed_ms
         sources = _sources(retrieval.hits)
-        yield from self._generate(session, text, lang, screen, retrieval, sources, base, started)
+        yield from self._generate(session, text, lang, screen, retrieval, sources, base, started, pending=questions)
 
-    def _intake(self, session: Session, screen: ScreenResult, lang: str) -> list[str]:
+    def _missing_facts(self, session: Session, screen: ScreenResult, lang: str) -> list[str]:
+        """What a nurse would still ask; nothing when a rule already says emergency (escalate, don't quiz)."""
+        if screen.level == TriageLevel.emergency or not describes_symptoms(session.user_messages[-1]):
+            return []
         cfg = self.settings.conversation
-        emergency = screen.level == TriageLevel.emergency
-        if emergency or not cfg.intake_enabled or session.intake_rounds >= cfg.max_intake_rounds:
-            return []
-        if not describes_symptoms(session.user_messages[-1]):
-            return []
-        questions = intake_questions(session.facts, session.user_messages, lang, cfg.max_intake_questions)
-        if questions:
-            session.intake_rounds += 1
-        return questions
+        return intake_questions(session.facts, session.user_messages, lang, cfg.max_intake_questions)
+
+    def _may_ask(self, session: Session, one_shot: bool) -> bool:
+        cfg = self.settings.conversation
+        return cfg.intake_enabled and not one_shot and session.intake_rounds < cfg.max_intake_rounds
 
     def retrieve(self, session: Session, text: str, lang: str) -> RetrievalResult:
         return self.retriever.search(self.search_query(session, text, lang))
@@ -264,6 +276,7 @@ class Engine:
         sources: list[Source],
         base: dict,
         started: float,
+        pending: list[str],
     ) -> Iterator[Event]:
         messages = self._messages(session, text, lang, retrieval.hits)
         gen_started = time.perf_counter()
@@ -278,6 +291,7 @@ class Engine:
         wants_model = kind == "answer" or describes_symptoms(text)
         model_triage = self._model_triage(messages, body, sources) if wants_model and kind != "error" else None
         triage = _combine(screen, model_triage, lang)
+        triage.follow_up_questions = list(dict.fromkeys([*pending, *triage.follow_up_questions]))[:3]
         answer = Answer(answer=body, kind=kind, triage=triage, sources=sources, **base)
         answer.model = self.model_info()
         log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, triage.level.value, gen_ms)
@@ -308,7 +322,7 @@ class Engine:
                 "n": i + 1,
                 "title": h.metadata.get("title", ""),
                 "section": h.metadata.get("section", ""),
-                "text": sanitize_context(h.text),
+                "text": _clip(sanitize_context(h.text), self.settings.retrieval.max_passage_chars),
             }
             for i, h in enumerate(hits)
         ]
@@ -428,6 +442,15 @@ def _sources(hits: list[Hit]) -> list[Source]:
         )
         for i, h in enumerate(hits)
     ]
+
+
+def _clip(text: str, limit: int) -> str:
+    """Keep a passage within ``limit`` characters, cut at a sentence end: prompt tokens cost ~70 ms each on CPU."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    end = max(cut.rfind(". "), cut.rfind(".\n"), cut.rfind("\n"))
+    return cut[: end + 1] if end > limit // 2 else cut + "…"
 
 
 def _keep_valid_citations(text: str, n_sources: int) -> str:

@@ -56,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # some libraries (bm25s) force DEBUG on their own loggers
+        handler.setLevel(level)
     _quiet_libraries()
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")
@@ -99,7 +100,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings, host=args.host, port=args.port)
     if command == "ingest":
         return _ingest(settings, args.paths, args.prune)
-    engine = _engine(settings, quiet=command in {"screen"} or getattr(args, "json", False))
+    engine = _engine(settings)
     if command == "screen":
         return _screen(engine, args.message, args.json)
     if command == "ask":
@@ -110,7 +111,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _quiet_libraries() -> None:
-    for name in ("httpx", "chromadb", "sentence_transformers", "transformers", "jieba"):
+    for name in ("httpx", "chromadb", "sentence_transformers", "transformers", "jieba", "bm25s"):
         logging.getLogger(name).setLevel(logging.WARNING)
     try:
         from transformers.utils import logging as hf_logging
@@ -120,7 +121,7 @@ def _quiet_libraries() -> None:
         pass
 
 
-def _engine(settings: Settings, quiet: bool = False):
+def _engine(settings: Settings):
     from chatbot.conversation import Engine
 
     return Engine(settings)
@@ -132,7 +133,7 @@ def _startup(engine, quiet: bool) -> None:
     with out.status("Opening the knowledge index…"):
         chunks = engine.ensure_index(progress=not quiet)
     with out.status("Loading the language model…"):
-        engine.llm.count_tokens([{"role": "system", "content": "warm"}])
+        engine.warm_up()
     info = engine.model_info()
     device = f"GPU ({info.gpu_layers} layers offloaded)" if info.gpu_layers else "CPU"
     out.print(
@@ -187,9 +188,9 @@ def chat(engine) -> int:
             return 0
 
 
-def _stream_turn(engine, session, message: str) -> None:
+def _stream_turn(engine, session, message: str, one_shot: bool = False) -> None:
     console.print("[bold green]Assistant:[/bold green] ", end="")
-    for event in engine.stream(session, message):
+    for event in engine.stream(session, message, one_shot=one_shot):
         if event.type == "escalation":
             console.print()
             console.print(Panel(escape(event.text), title="EMERGENCY", border_style="bold red"))
@@ -210,6 +211,8 @@ def _print_triage(answer: Answer | None) -> None:
     console.print(f"[{style}] {label} [/{style}] [dim](decided by {answer.triage.decided_by})[/dim]")
     for reason in answer.triage.reasons:
         console.print(f"  • {escape(reason)}")
+    if answer.triage.follow_up_questions and answer.kind != "intake":
+        console.print("  [dim]Useful to tell a doctor:[/dim] " + escape(" / ".join(answer.triage.follow_up_questions)))
     if answer.triage.possible_conditions:
         console.print(
             "  [dim]Things to discuss with a doctor:[/dim] " + escape(", ".join(answer.triage.possible_conditions))
@@ -232,9 +235,9 @@ def _ask(engine, question: str, as_json: bool) -> int:
     session = Session()
     try:
         if as_json:
-            print(engine.ask(session, question).model_dump_json(indent=2))
+            print(engine.ask(session, question, one_shot=True).model_dump_json(indent=2))
         else:
-            _stream_turn(engine, session, question)
+            _stream_turn(engine, session, question, one_shot=True)
     except InputError as exc:
         return _input_error(exc, as_json)
     return 0

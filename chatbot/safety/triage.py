@@ -17,7 +17,9 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from chatbot.answer import Triage, TriageLevel
 from chatbot.safety.screen import ScreenResult
 
-_LIMITS = {"reasons": (3, 160), "red_flags": (3, 80), "possible_conditions": (3, 60), "follow_up_questions": (3, 120)}
+# (max items, max characters). Tight: every token costs ~0.15 s on a 2-core CPU.
+_LIMITS = {"reasons": (2, 100), "red_flags": (2, 60), "possible_conditions": (2, 50), "follow_up_questions": (2, 100)}
+_LEVEL = re.compile(r'"level"\s*:\s*"(emergency|urgent|routine|self_care)"')
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)
 _FALLBACK_REASON = {
     "en": "See a doctor if you are unsure or if things get worse.",
@@ -73,13 +75,19 @@ def parse_model_triage(raw: str | None) -> ModelTriage | None:
         return None
     text = _FENCE.sub("", raw.strip())
     start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        return None
     try:
-        data = json.loads(text[start : end + 1])
-        return ModelTriage.model_validate(data) if isinstance(data, dict) else None
+        data = json.loads(text[start : end + 1]) if 0 <= start < end else None
+        if isinstance(data, dict):
+            return ModelTriage.model_validate(data)
     except (json.JSONDecodeError, ValidationError):
-        return None
+        pass
+    return _level_only(text)
+
+
+def _level_only(text: str) -> ModelTriage | None:
+    """JSON cut short (a deadline, a token limit) still carries its first field, the level: keep that much."""
+    match = _LEVEL.search(text)
+    return ModelTriage(level=match.group(1)) if match else None
 
 
 def combine_triage(screen: ScreenResult, model: ModelTriage | None, lang: str) -> Triage:

@@ -66,7 +66,7 @@ def test_parser_tolerates_fences_chatter_and_over_long_fields():
         "possible_conditions": [], "follow_up_questions": [1, None, "q"]}) + "\n```"
     parsed = parse_model_triage(raw)
     assert parsed.level == TriageLevel.self_care
-    assert len(parsed.reasons) == 3 and len(parsed.reasons[0]) == 160
+    assert len(parsed.reasons) == 2 and len(parsed.reasons[0]) == 100
     assert parsed.red_flags == ["single string"]
 
 
@@ -75,6 +75,12 @@ def test_schema_bounds_every_free_text_field():
     assert props["level"]["enum"] == ["self_care", "routine", "urgent", "emergency"]
     for name in ("reasons", "red_flags", "possible_conditions", "follow_up_questions"):
         assert props[name]["maxItems"] <= 3 and props[name]["items"]["maxLength"] <= 160
+    assert list(props)[0] == "level"  # generated first, so a cut-short answer still has it
+
+
+def test_json_cut_short_still_yields_its_level():
+    parsed = parse_model_triage('{"level": "urgent", "reasons": ["pain is getting wor')
+    assert parsed.level == TriageLevel.urgent and parsed.reasons == []
 
 
 @pytest.mark.parametrize(("locale", "number"), [("US", "911"), ("GB", "999"), ("CN", "120"), ("AU", "000"),

@@ -41,16 +41,34 @@ def test_emergency_escalation_comes_before_any_model_work(engine):
 
 
 def test_model_cannot_lower_a_rules_emergency(engine):
-    engine._llm = FakeLLM(triage_json=json.dumps({"level": "self_care", "reasons": ["looks mild"], "red_flags": [],
-                                                  "possible_conditions": [], "follow_up_questions": []}))
+    engine._llm = FakeLLM(
+        triage_json=json.dumps(
+            {
+                "level": "self_care",
+                "reasons": ["looks mild"],
+                "red_flags": [],
+                "possible_conditions": [],
+                "follow_up_questions": [],
+            }
+        )
+    )
     answer = engine.ask(Session(), EMERGENCY)
     assert answer.triage.model_level == TriageLevel.self_care
     assert answer.triage.level == TriageLevel.emergency
 
 
 def test_model_can_raise_the_level(engine):
-    engine._llm = FakeLLM(triage_json=json.dumps({"level": "urgent", "reasons": ["needs checking today"],
-                                                  "red_flags": [], "possible_conditions": [], "follow_up_questions": []}))
+    engine._llm = FakeLLM(
+        triage_json=json.dumps(
+            {
+                "level": "urgent",
+                "reasons": ["needs checking today"],
+                "red_flags": [],
+                "possible_conditions": [],
+                "follow_up_questions": [],
+            }
+        )
+    )
     answer = engine.ask(Session(), "I have had constipation for a week")
     assert answer.triage.level == TriageLevel.urgent and answer.triage.decided_by in {"model", "both"}
 
@@ -162,3 +180,10 @@ def test_triage_only_reports_each_layer(engine):
     assert answer.triage.rules_level == TriageLevel.emergency
     assert answer.triage.model_level == TriageLevel.routine  # the fake model's default
     assert answer.triage.level == TriageLevel.emergency
+
+
+def test_one_shot_ask_answers_at_once_and_returns_the_intake_questions(engine):
+    engine.settings.conversation.intake_enabled = True
+    answer = engine.ask(Session(), "I have a headache", one_shot=True)
+    assert answer.kind == "answer"
+    assert answer.triage.follow_up_questions  # what a nurse would still ask
