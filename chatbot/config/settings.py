@@ -66,6 +66,7 @@ class RetrievalSettings(_Section):
     min_similarity: float = Field(0.35, ge=-1.0, le=1.0)
     min_query_coverage: float = Field(0.5, ge=0.0, le=1.0)
     max_passage_chars: int = Field(700, ge=100)
+    glossary: Path | None = Path("knowledge/glossary_zh_en.yaml")
     translate_queries: bool = False
 
 

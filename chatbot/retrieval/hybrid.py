@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from chatbot.config.settings import RetrievalSettings
+from chatbot.config.settings import RetrievalSettings, resolve_path
+from chatbot.retrieval.glossary import Glossary, has_cjk
 from chatbot.retrieval.tokenize import tokenize
 from chatbot.vectorstore import ChunkStore, StoredChunk
 
@@ -49,9 +50,10 @@ class RetrievalResult:
 class HybridRetriever:
     """Owns the BM25 index (rebuilt from the store's chunks) and queries both retrievers."""
 
-    def __init__(self, store: ChunkStore, settings: RetrievalSettings) -> None:
+    def __init__(self, store: ChunkStore, settings: RetrievalSettings, glossary: Glossary | None = None) -> None:
         self.store = store
         self.settings = settings
+        self.glossary = glossary if glossary is not None else _bundled_glossary(settings)
         self._lock = threading.Lock()
         self._bm25 = None
         self._chunks: list[StoredChunk] = []
@@ -75,8 +77,9 @@ class HybridRetriever:
         if self._bm25 is None and not self._chunks:
             self.refresh()
         k = k or self.settings.top_k
-        dense = self.dense(query) if mode in ("hybrid", "dense") else []
-        sparse = self.sparse(query) if mode in ("hybrid", "bm25") else []
+        english = self.glossary.expand(query) if self.glossary and has_cjk(query) else ""
+        dense = self.dense(english or query) if mode in ("hybrid", "dense") else []
+        sparse = self.sparse(f"{english} {query}" if english else query, english) if mode in ("hybrid", "bm25") else []
         hits = [h for h in self._fuse(dense, sparse) if self._is_relevant(h)][:k]
         return RetrievalResult(query, hits, (time.perf_counter() - started) * 1000)
 
@@ -87,7 +90,8 @@ class HybridRetriever:
             for c in self.store.query(vector, self.settings.candidates)
         ]
 
-    def sparse(self, query: str) -> list[Hit]:
+    def sparse(self, query: str, judge: str = "") -> list[Hit]:
+        """BM25 hits; ``coverage`` is the share of the words of ``judge`` (default: the query) a chunk holds."""
         tokens = tokenize(query)
         with self._lock:
             index, chunks, vocab = self._bm25, self._chunks, self._vocab
@@ -95,7 +99,7 @@ class HybridRetriever:
             return []
         n = min(self.settings.candidates, len(chunks))
         docs, scores = index.retrieve([tokens], k=n, show_progress=False, n_threads=1)
-        wanted = set(tokens)
+        wanted = set(tokenize(judge)) or set(tokens)
         return [
             Hit(
                 chunks[i].id,
@@ -123,6 +127,11 @@ class HybridRetriever:
         dense_ok = hit.similarity is not None and hit.similarity >= self.settings.min_similarity
         bm25_ok = hit.coverage is not None and hit.coverage >= self.settings.min_query_coverage
         return dense_ok or bm25_ok
+
+
+def _bundled_glossary(settings: RetrievalSettings) -> Glossary | None:
+    path = resolve_path(settings.glossary) if settings.glossary else None
+    return Glossary.load(path) if path is not None and path.is_file() else None
 
 
 def _bm25_text(chunk: StoredChunk) -> str:

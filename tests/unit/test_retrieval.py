@@ -52,3 +52,20 @@ def test_modes_and_fusion(tmp_path, mini_corpus):
 def test_relevance_floor_can_reject_everything(tmp_path, mini_corpus):
     retriever = _retriever(tmp_path, mini_corpus, min_similarity=0.99, min_query_coverage=1.0)
     assert retriever.search("sore throat and zebras").hits == []
+
+
+def test_glossary_expands_chinese_longest_match_first():
+    from chatbot.retrieval.glossary import Glossary
+
+    g = Glossary({"嗓子": ["throat"], "嗓子疼": ["sore throat"], "发烧": ["fever"]})
+    assert g.expand("我嗓子疼还发烧了") == "sore throat fever"
+    assert g.expand("no chinese here") == ""
+
+
+def test_chinese_question_reaches_english_passages_through_the_glossary(tmp_path, mini_corpus):
+    from chatbot.retrieval.glossary import Glossary
+
+    retriever = _retriever(tmp_path, mini_corpus)
+    retriever.glossary = Glossary({"便秘": ["constipation"], "好几天": ["several days"], "大便": ["stools", "poo"]})
+    result = retriever.search("好几天没大便了，便秘怎么办")
+    assert result.hits and result.hits[0].metadata["topic_id"] == "constipation"
