@@ -1,0 +1,339 @@
+"""The red-flag rulebook and the emergency-number table: schema, loading and the checker.
+
+Both live in ``knowledge/`` as YAML because they are clinical *data* that reviewers edit, not code. The schema is
+strict (unknown keys are errors) so a typo cannot silently switch a rule off, and :func:`check_rulebook` proves
+every rule against its own examples through the real screen before anything ships.
+
+Rule format (see the header of ``knowledge/red_flags.yaml``)::
+
+    - id: rf.cardiac.chest_pain_plus
+      level: emergency                     # emergency | urgent
+      crisis: false                        # true for self-harm rules: the escalation becomes a crisis message
+      title: {en: ..., zh: ...}
+      message: {en: ..., zh: ...}          # what the patient sees: short, direct, what to do now
+      source: https://www.nhs.uk/...       # or a list of URLs
+      match:
+        all: [chest_pain, [sweating, radiating_pain, breathless]]   # AND of terms; a list inside is an OR
+        none: [iron_tablets]               # optional: suppressed when any of these is present
+        within: conversation               # or "message": every term in the same message
+      context: {age_max_years: 0.25}       # optional: age_min_years, age_max_years, pregnant, sex
+      examples: {positive: [...], negative: [...]}   # an example is a message or a list of messages (a chat)
+
+A term is a concept name from ``concepts:``, an inline ``{en: [...], zh: [...]}`` pattern set, or a context
+atom: ``ctx:pregnant``, ``ctx:child`` (under 16), ``ctx:infant`` (under 1), ``ctx:female``, ``ctx:male``,
+``ctx:cond:<condition>``, ``ctx:med:<medicine>`` (names as in :mod:`chatbot.safety.facts`).
+Patterns are Python regular expressions written against :func:`chatbot.safety.text.normalize` output (lower
+case, no apostrophes: ``cant``, ``im``). ``%NAME%`` expands a macro from ``macros:``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from chatbot.answer import TriageLevel
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RULEBOOK_PATH = REPO_ROOT / "knowledge" / "red_flags.yaml"
+DEFAULT_LOCALES_PATH = REPO_ROOT / "knowledge" / "locales.yaml"
+
+AUTHORITATIVE_DOMAINS = (
+    "nhs.uk", "nhsinform.scot", "nice.org.uk", "cdc.gov", "nih.gov", "medlineplus.gov", "who.int", "fda.gov",
+    "healthdirect.gov.au", "poison.org", "988lifeline.org", "samaritans.org", "stroke.org", "heart.org",
+    "rcpch.ac.uk", "rcog.org.uk", "mayoclinic.org", "aafp.org", "healthychildren.org", "nhc.gov.cn",
+)
+CONTEXT_ATOMS = ("ctx:pregnant", "ctx:child", "ctx:infant", "ctx:female", "ctx:male")
+CONTEXT_PREFIXES = ("ctx:cond:", "ctx:med:")
+_MACRO = re.compile(r"%([A-Z][A-Z0-9_]*)%")
+_UPPER = re.compile(r"(?<!\\)[A-Z]")  # an upper-case letter that is not an escape such as \S, \W, \B
+
+NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class RulebookError(ValueError):
+    """The rulebook or locale file cannot be used; the message lists why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Localized(_Strict):
+    """A patient-facing text in every language we answer in."""
+
+    en: NonEmpty
+    zh: NonEmpty
+
+    def get(self, lang: str) -> str:
+        """The text in ``lang``, English when that language is missing."""
+        return self.zh if lang == "zh" else self.en
+
+
+class PatternSet(_Strict):
+    """Regular expressions for one idea, in English and Chinese; any one of them matching means present."""
+
+    en: list[str] = Field(default_factory=list)
+    zh: list[str] = Field(default_factory=list)
+
+    def patterns(self) -> list[str]:
+        return [*self.en, *self.zh]
+
+
+Atom = str | PatternSet
+Term = Atom | list[Atom]
+
+
+class MatchSpec(_Strict):
+    all: list[Term] = Field(..., min_length=1, description="AND of terms; a list term is an OR")
+    none: list[Atom] = Field(default_factory=list, description="the rule is suppressed when any is present")
+    within: Literal["conversation", "message"] = "conversation"
+
+
+class RuleContext(_Strict):
+    age_min_years: float | None = Field(None, ge=0)
+    age_max_years: float | None = Field(None, ge=0)
+    pregnant: bool | None = None
+    sex: Literal["female", "male"] | None = None
+
+
+Example = str | list[str]
+
+
+class Examples(_Strict):
+    positive: list[Example] = Field(..., min_length=1)
+    negative: list[Example] = Field(..., min_length=1)
+
+
+class Rule(_Strict):
+    id: Annotated[str, StringConstraints(pattern=r"^rf\.[a-z_]+\.[a-z0-9_]+$")]
+    level: Literal["emergency", "urgent"]
+    crisis: bool = False
+    title: Localized
+    message: Localized
+    source: list[str] = Field(..., min_length=1)
+    match: MatchSpec
+    context: RuleContext = Field(default_factory=RuleContext)
+    examples: Examples
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def triage_level(self) -> TriageLevel:
+        return TriageLevel(self.level)
+
+
+class Rulebook(_Strict):
+    version: int = 1
+    macros: dict[str, str] = Field(default_factory=dict)
+    concepts: dict[str, PatternSet] = Field(default_factory=dict)
+    rules: list[Rule] = Field(..., min_length=1)
+
+    def expand(self, pattern: str) -> str:
+        """Replace ``%NAME%`` macros (macros may use other macros, a few levels deep)."""
+        for _ in range(4):
+            if "%" not in pattern:
+                break
+            pattern = _MACRO.sub(lambda m: self.macros.get(m.group(1), m.group(0)), pattern)
+        return pattern
+
+
+# ---- locales --------------------------------------------------------------------------------------------------------
+class Service(_Strict):
+    """A phone service: who to call, the number, and an optional note ("call or text")."""
+
+    name: Localized
+    number: NonEmpty
+    note: Localized | None = None
+
+
+class Locale(_Strict):
+    name: NonEmpty
+    emergency: NonEmpty
+    emergency_text: Localized | None = Field(None, description="used instead of the number when it is not a number")
+    urgent: Service | None = None
+    crisis: Service | None = None
+    poison: Service | None = None
+
+    def emergency_for(self, lang: str) -> str:
+        """What to write after "call": the number, or a phrase when a locale has none."""
+        return self.emergency_text.get(lang) if self.emergency_text else self.emergency
+
+
+class LocaleTable(_Strict):
+    default: str = "default"
+    aliases: dict[str, str] = Field(default_factory=dict)
+    locales: dict[str, Locale]
+
+    def get(self, code: str | None) -> Locale:
+        """The locale for ``code`` (case-insensitive, aliases such as UK -> GB), else the generic fallback."""
+        key = (code or "").strip().upper()
+        key = self.aliases.get(key, key)
+        return self.locales.get(key) or self.locales[self.default]
+
+
+# ---- loading --------------------------------------------------------------------------------------------------
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # the C parser when libyaml is there
+    """A YAML loader that refuses duplicate keys: a second definition would silently replace the first."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: str | Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return yaml.load(handle, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
+    except OSError as exc:
+        raise RulebookError(f"cannot read {path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise RulebookError(f"{path} is not valid YAML: {exc}") from exc
+
+
+def _format_validation(exc: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+
+
+def load_rulebook(path: str | Path = DEFAULT_RULEBOOK_PATH) -> Rulebook:
+    """Read and validate the rulebook; raises :class:`RulebookError` with every schema problem listed."""
+    data = _read_yaml(path)
+    try:
+        return Rulebook.model_validate(data)
+    except ValidationError as exc:
+        raise RulebookError(f"{path}: " + "; ".join(_format_validation(exc))) from exc
+
+
+def load_locales(path: str | Path = DEFAULT_LOCALES_PATH) -> LocaleTable:
+    """Read and validate the per-country emergency, urgent, crisis and poison numbers."""
+    data = _read_yaml(path)
+    try:
+        table = LocaleTable.model_validate(data)
+    except ValidationError as exc:
+        raise RulebookError(f"{path}: " + "; ".join(_format_validation(exc))) from exc
+    if table.default not in table.locales:
+        raise RulebookError(f"{path}: default locale {table.default!r} is not defined")
+    return table
+
+
+# ---- checking -----------------------------------------------------------------------------------------------------
+def iter_atoms(rule: Rule) -> Iterator[Atom]:
+    """Every atom a rule refers to, in its match terms and exclusions."""
+    for term in [*rule.match.all, *rule.match.none]:
+        yield from (term if isinstance(term, list) else [term])
+
+
+def _check_patterns(book: Rulebook) -> list[str]:
+    """Macros that are not defined and regular expressions that do not compile."""
+    problems: list[str] = []
+    sets: list[tuple[str, PatternSet]] = list(book.concepts.items())
+    for rule in book.rules:
+        sets += [(f"{rule.id} (inline)", a) for a in iter_atoms(rule) if isinstance(a, PatternSet)]
+    for name, pset in sets:
+        if not pset.patterns():
+            problems.append(f"concept {name}: no patterns")
+        for raw in pset.patterns():
+            pattern = book.expand(raw)
+            for macro in _MACRO.findall(pattern):
+                problems.append(f"concept {name}: unknown macro %{macro}% in {raw!r}")
+            try:
+                compiled = re.compile(pattern)
+            except re.error as exc:
+                problems.append(f"concept {name}: bad regex {raw!r}: {exc}")
+                continue
+            if compiled.search(""):
+                problems.append(f"concept {name}: pattern {raw!r} matches empty text")
+            if _UPPER.search(pattern):
+                problems.append(f"concept {name}: pattern {raw!r} has upper-case letters (text is lower-cased)")
+    return problems
+
+
+def _check_references(book: Rulebook) -> list[str]:
+    """Unknown concept names or context atoms, duplicate ids, and concepts no rule uses."""
+    problems: list[str] = []
+    used: set[str] = set()
+    seen: set[str] = set()
+    for rule in book.rules:
+        if rule.id in seen:
+            problems.append(f"{rule.id}: duplicate rule id")
+        seen.add(rule.id)
+        for atom in iter_atoms(rule):
+            if not isinstance(atom, str):
+                continue
+            if atom.startswith("ctx:"):
+                if atom not in CONTEXT_ATOMS and not atom.startswith(CONTEXT_PREFIXES):
+                    problems.append(f"{rule.id}: unknown context atom {atom!r}")
+            elif atom not in book.concepts:
+                problems.append(f"{rule.id}: unknown concept {atom!r}")
+            used.add(atom)
+    problems += [f"concept {name}: not used by any rule" for name in book.concepts if name not in used]
+    return problems
+
+
+def _check_sources(rule: Rule) -> list[str]:
+    problems: list[str] = []
+    for url in rule.source:
+        parsed = urlparse(url)
+        host = (parsed.hostname or "").lower()
+        if parsed.scheme != "https" or not host:
+            problems.append(f"{rule.id}: source {url!r} is not an https URL")
+        elif not any(host == d or host.endswith("." + d) for d in AUTHORITATIVE_DOMAINS):
+            problems.append(f"{rule.id}: source {url!r} is not on an authoritative domain")
+    return problems
+
+
+def _check_examples(rule: Rule, screen: Any) -> list[str]:
+    """Positives must fire this rule and negatives must not, through the real screen; both languages covered."""
+    from chatbot.safety.language import detect_language
+
+    problems: list[str] = []
+    languages = set()
+    for example in rule.examples.positive:
+        messages = [example] if isinstance(example, str) else example
+        languages.add(detect_language(" ".join(messages)))
+        if rule.id not in screen.fired_ids(messages):
+            problems.append(f"{rule.id}: positive example does not fire: {example!r}")
+    for example in rule.examples.negative:
+        messages = [example] if isinstance(example, str) else example
+        if rule.id in screen.fired_ids(messages):
+            problems.append(f"{rule.id}: negative example fires: {example!r}")
+    for lang in ("en", "zh"):
+        if lang not in languages:
+            problems.append(f"{rule.id}: no positive example in {lang}")
+    return problems
+
+
+def check_rulebook(path: str | Path = DEFAULT_RULEBOOK_PATH) -> list[str]:
+    """Every problem with the rulebook at ``path``, as readable lines; an empty list means it is fit to ship."""
+    try:
+        book = load_rulebook(path)
+    except RulebookError as exc:
+        return [str(exc)]
+    problems = _check_patterns(book) + _check_references(book)
+    for rule in book.rules:
+        problems += _check_sources(rule)
+    if problems:
+        return problems  # examples cannot be run against a rulebook that does not compile
+    from chatbot.safety.screen import RedFlagScreen
+
+    screen = RedFlagScreen(book)
+    for rule in book.rules:
+        problems += _check_examples(rule, screen)
+    return problems
