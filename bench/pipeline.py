@@ -50,10 +50,16 @@ def bench_ingestion(settings, topics: Path) -> dict:
     bare = len(texts) / (time.perf_counter() - started)
     with tempfile.TemporaryDirectory() as tmp:
         store = ChunkStore(embedder, "bench", Path(tmp))
-        report = Ingestor(store, settings.ingest.chunk_size, settings.ingest.chunk_overlap).run([topics], progress=False)
+        report = Ingestor(store, settings.ingest.chunk_size, settings.ingest.chunk_overlap).run(
+            [topics], progress=False
+        )
     ours = report.chunks_added / report.seconds
-    return {"chunks": len(texts), "bare_encode_chunks_per_s": round(bare, 1), "ingest_chunks_per_s": round(ours, 1),
-            "ratio": round(ours / bare, 3)}
+    return {
+        "chunks": len(texts),
+        "bare_encode_chunks_per_s": round(bare, 1),
+        "ingest_chunks_per_s": round(ours, 1),
+        "ratio": round(ours / bare, 3),
+    }
 
 
 def medquad_store(settings, n_chunks: int, cache: Path) -> ChunkStore:
@@ -115,9 +121,13 @@ def bench_chat(settings) -> dict:
         llm.reset_cache()
         t0 = time.perf_counter()
         first, n = None, 0
-        for chunk in llm.llama.create_chat_completion(messages=messages, max_tokens=settings.llm.max_tokens,
-                                                      temperature=settings.llm.temperature, seed=settings.llm.seed,
-                                                      stream=True):
+        for chunk in llm.llama.create_chat_completion(
+            messages=messages,
+            max_tokens=settings.llm.max_tokens,
+            temperature=settings.llm.temperature,
+            seed=settings.llm.seed,
+            stream=True,
+        ):
             if chunk["choices"][0].get("delta", {}).get("content"):
                 first = first or time.perf_counter()
                 n += 1
@@ -161,8 +171,9 @@ def main() -> int:
     base = load_settings(args.profile)
     results: dict = {"profile": args.profile}
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(args.profile, overrides={
-            "data_dir": tmp, "conversation": {"intake_enabled": False, "model_triage": False}})
+        settings = load_settings(
+            args.profile, overrides={"data_dir": tmp, "conversation": {"intake_enabled": False, "model_triage": False}}
+        )
         print("ingestion ...", file=sys.stderr, flush=True)
         results["ingestion"] = bench_ingestion(settings, PROJECT_ROOT / "knowledge" / "topics")
         print(json.dumps(results["ingestion"]), file=sys.stderr)
