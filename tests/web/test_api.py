@@ -64,7 +64,7 @@ def _assert_error(response, status: int, type_: str | None = None) -> dict:
     return body["error"]
 
 
-# ---- routes ---------------------------------------------------------------------------------------------------------
+# ---- routes ------------------------------------------------------------------------------------------------------
 def test_healthz_reports_model_index_and_version(client):
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
@@ -162,7 +162,7 @@ def test_openai_stream_of_an_emergency_starts_with_the_escalation(client):
     assert first_text.strip() == objects[-1]["health_answer"]["escalation"]
 
 
-# ---- validation -------------------------------------------------------------------------------------------------------
+# ---- validation --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("route", "body", "status", "type_"),
     [
@@ -214,7 +214,7 @@ def test_unknown_routes_and_methods_answer_in_json(client):
     _assert_error(client.post("/v1/nothing-here", json={}), 404, "not_found")
 
 
-# ---- auth -------------------------------------------------------------------------------------------------------------
+# ---- auth --------------------------------------------------------------------------------------------------------
 @pytest.fixture
 def keyed(tmp_path, mini_corpus):
     engine = _engine(tmp_path, mini_corpus, server={"api_key": KEY})
@@ -252,12 +252,19 @@ def test_page_needs_the_key_only_from_other_computers(tmp_path, mini_corpus):
         assert remote.get("/").text == "<p>the page</p>"  # the cookie from the login now opens the page
 
 
+def test_security_headers_keep_the_page_on_this_machine(client):
+    headers = client.get("/healthz").headers
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "connect-src 'self'" in headers["content-security-policy"]
+    assert headers["referrer-policy"] == "no-referrer"
+
+
 def test_loopback_detection():
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4") and not is_loopback(None)
 
 
-# ---- privacy ----------------------------------------------------------------------------------------------------------
+# ---- privacy -----------------------------------------------------------------------------------------------------
 def test_transcripts_only_when_opted_in_and_never_with_the_clear_session_id(tmp_path, mini_corpus):
     off = _engine(tmp_path / "off", mini_corpus)
     with TestClient(create_api(off)) as c:
@@ -273,7 +280,7 @@ def test_transcripts_only_when_opted_in_and_never_with_the_clear_session_id(tmp_
     assert sid not in text and QUESTION in text
 
 
-# ---- concurrency ------------------------------------------------------------------------------------------------------
+# ---- concurrency -------------------------------------------------------------------------------------------------
 def test_concurrent_sessions_do_not_cross_talk(client):
     sessions, turns = 8, 3
 

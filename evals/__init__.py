@@ -1,0 +1,1 @@
+"""Scripted evaluation suites: triage, retrieval, safety, grounding and latency (``python -m evals --help``)."""

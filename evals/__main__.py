@@ -1,0 +1,7 @@
+"""Allows ``python -m evals``."""
+
+import sys
+
+from evals.cli import main
+
+sys.exit(main())

@@ -1,0 +1,161 @@
+"""Triage accuracy of the red-flag rules alone, the model alone and the combination, from one run per case.
+
+Each case runs through ``Engine.triage_only`` (screen -> retrieve -> schema-constrained model triage), which
+reports ``rules_level`` (None when no rule fired), ``model_level`` (None when the model was not run or failed) and
+the final ``level`` = max(rules, model). Scoring:
+
+- rules alone: no rule fired counts as ``routine`` (the engine's own fallback when it has nothing else);
+- model alone: a failed/unparseable model answer counts as ``failed`` (wrong, neither under- nor over-triage);
+- combined: the level the patient is shown.
+
+Gold is a band (see evals.metrics.GoldBand): Semigran "non-emergent" accepts urgent or routine. Under-triage =
+predicted below the band (for a non-emergency: self_care), over-triage = above it (for a non-emergency:
+emergency). Multi-message vignettes run every message in one session; the model is asked only on the last one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from evals import charts
+from evals.common import RunContext, SuiteResult
+from evals.datasets import TRIAGE_DATASETS, Dataset, TriageCase, load_triage, triage_labels
+from evals.metrics import FAILED, LEVELS, confusion, triage_outcome, triage_summary
+from evals.report import table
+
+NAME = "triage"
+DATASETS = TRIAGE_DATASETS
+NO_RULE = "routine"
+
+
+def run(ctx: RunContext) -> SuiteResult:
+    result = SuiteResult(NAME)
+    use_model = not ctx.options.rules_only
+    settings = ctx.settings()
+    engine = ctx.engine(settings, with_llm=use_model)
+    result.notes.append(
+        "rules alone: a case where no rule fired counts as 'routine'; model alone: a failed answer counts as wrong"
+    )
+    if not use_model:
+        result.notes.append("--rules-only: the model was not run; 'combined' is the rules' level with the fallback")
+    for name in ctx.options.datasets or TRIAGE_DATASETS:
+        dataset = load_triage(name, ctx.options.limit, ctx.options.seed)
+        result.add_dataset(dataset)
+        checkpoint = ctx.checkpoint(NAME, name)
+        cases = []
+        for case in ctx.progress(dataset.cases, f"triage {name}"):
+            row = checkpoint.done.get(case.id)
+            if row is None or row.get("used_model") != use_model:
+                row = checkpoint.add(_run_case(engine, case, use_model))
+            cases.append({**row, "band": case.gold})
+        _score(ctx, result, dataset, cases, use_model)
+    return result
+
+
+def _run_case(engine: Any, case: TriageCase, use_model: bool) -> dict[str, Any]:
+    """All messages in one session; only the last one asks the model (earlier ones just build the context)."""
+    from chatbot.conversation import Session
+
+    session = Session()
+    started = time.perf_counter()
+    for message in case.messages[:-1]:
+        engine.triage_only(session, message, use_model=False)
+    answer = engine.triage_only(session, case.messages[-1], use_model=use_model)
+    triage = answer.triage
+    rules = triage.rules_level.value if triage.rules_level else None
+    model = triage.model_level.value if triage.model_level else (FAILED if use_model else None)
+    return {
+        "id": case.id,
+        "language": case.language,
+        "gold": case.gold.label,
+        "used_model": use_model,
+        "rules_raw": rules,
+        "rules": rules or NO_RULE,
+        "model": model,
+        "combined": triage.level.value,
+        "decided_by": triage.decided_by,
+        "red_flags": [f.id for f in triage.red_flags],
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _predictors(use_model: bool) -> tuple[str, ...]:
+    return ("rules", "model", "combined") if use_model else ("rules", "combined")
+
+
+def _score(ctx: RunContext, result: SuiteResult, dataset: Dataset, cases: list[dict], use_model: bool) -> None:
+    name, labels = dataset.name, triage_labels(dataset)
+    golds = [c["band"] for c in cases]
+    rows, matrices = [], {}
+    for predictor in _predictors(use_model):
+        predicted = [c[predictor] for c in cases]
+        summary = triage_summary(predicted, golds)
+        summary["rule_fired_rate"] = sum(1 for c in cases if c["rules_raw"]) / len(cases) if cases else 0.0
+        if predictor != "rules":
+            summary.pop("rule_fired_rate")
+        result.add_metrics(f"{name}.{predictor}", summary)
+        rows.append([predictor, *(summary[k] for k in _HEADLINE)])
+        matrices[predictor] = confusion(predicted, golds, labels)
+    result.add_metrics(f"{name}", {"seconds_per_case": _mean([c["seconds"] for c in cases])})
+    _by_language(result, name, cases, use_model)
+    headers = ["predictor", "accuracy", "emergency recall", "under-triage", "over-triage", "false emergency", "failed"]
+    result.sections.append((f"Triage: {name} ({len(cases)} cases)", table(headers, rows)))
+    result.sections += _confusion_tables(name, labels, matrices)
+    result.sections.append((f"Triage: {name}, per case", _case_table(cases, use_model)))
+    chart = charts.confusion_matrices(ctx.options.out, name, labels, [*LEVELS, FAILED], matrices)
+    if chart:
+        result.charts.append(chart)
+    result.details[name] = [{k: v for k, v in c.items() if k != "band"} for c in cases]
+
+
+_HEADLINE = ("accuracy", "emergency_recall", "under_triage_rate", "over_triage_rate", "false_emergency_rate",
+             "failed_rate")
+
+
+def _by_language(result: SuiteResult, name: str, cases: list[dict], use_model: bool) -> None:
+    """Per-language figures when a dataset mixes languages (our own vignettes: English and Chinese)."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for case in cases:
+        groups[case["language"]].append(case)
+    if len(groups) < 2:
+        return
+    for language, group in sorted(groups.items()):
+        for predictor in _predictors(use_model):
+            summary = triage_summary([c[predictor] for c in group], [c["band"] for c in group])
+            result.add_metrics(f"{name}-{language}.{predictor}", {k: summary[k] for k in _HEADLINE})
+
+
+def _confusion_tables(name: str, labels: tuple[str, ...], matrices: dict[str, list[list[int]]]) -> list:
+    columns = [*LEVELS, FAILED]
+    sections = []
+    for predictor, matrix in matrices.items():
+        keep = [j for j, col in enumerate(columns) if col != FAILED or any(row[j] for row in matrix)]
+        rows = [[label, *(row[j] for j in keep)] for label, row in zip(labels, matrix)]
+        headers = ["gold \\ predicted", *(columns[j] for j in keep)]
+        sections.append((f"Confusion: {name}, {predictor}", table(headers, rows)))
+    return sections
+
+
+def _case_table(cases: list[dict], use_model: bool) -> str:
+    """Ids and labels only: Semigran's vignette text is not ours to copy into the repository."""
+    rows = []
+    for c in cases:
+        marks = {p: _mark(triage_outcome(c[p], c["band"])) for p in _predictors(use_model)}
+        row = [c["id"], c["language"], c["gold"], f"{c['rules_raw'] or '-'} {marks['rules']}"]
+        if use_model:
+            row.append(f"{c['model']} {marks['model']}")
+        row += [f"{c['combined']} {marks['combined']}", ", ".join(c["red_flags"]) or "-", c["seconds"]]
+        rows.append(row)
+    headers = ["id", "lang", "gold", "rules", *(["model"] if use_model else []), "combined", "red flags", "s"]
+    legend = "✓ correct, ↓ under-triage, ↑ over-triage, ✗ failed; rules '-' = no rule fired (scored as routine)\n\n"
+    return legend + table(headers, rows)
+
+
+def _mark(outcome: str) -> str:
+    return {"correct": "✓", "under": "↓", "over": "↑"}.get(outcome, "✗")
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

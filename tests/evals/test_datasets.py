@@ -1,0 +1,70 @@
+"""Loaders over the shared public datasets (skipped when ../shared/data is absent) and our own files."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from evals.datasets import (
+    binary_relevant,
+    load_grounding,
+    load_kb_questions,
+    load_liveqa,
+    load_medquad,
+    load_semigran,
+    load_triage,
+)
+from tests.conftest import require_shared_data
+
+
+def test_semigran_both_versions_map_gold_to_bands():
+    require_shared_data()
+    for version in ("lay", "full"):
+        dataset = load_semigran(version)
+        assert len(dataset.cases) == 45
+        assert Counter(c.gold.label for c in dataset.cases) == {"emergency": 15, "non_emergency": 15, "self_care": 15}
+        see_doctor = next(c for c in dataset.cases if c.gold.label == "non_emergency")
+        assert (see_doctor.gold.low, see_doctor.gold.high) == ("routine", "urgent")
+    assert load_semigran("lay").cases[0].messages != load_semigran("full").cases[0].messages
+
+
+def test_own_vignettes_and_limits():
+    dataset = load_triage("own")
+    assert len(dataset.cases) == 48 and {c.language for c in dataset.cases} == {"en", "zh"}
+    assert any(len(c.messages) == 2 for c in dataset.cases)
+    assert [c.id for c in load_triage("own", limit=5, seed=1).cases] == [c.id for c in load_triage("own", 5, 1).cases]
+
+
+def test_kb_questions_gains():
+    q = load_kb_questions().cases[1]
+    assert q.gains == {"common-cold": 2.0, "sinusitis": 1.0}
+
+
+def test_medquad_sample_has_unique_ids_and_self_relevance():
+    require_shared_data()
+    dataset = load_medquad(sample_size=200, seed=0, query_limit=50)
+    ids = [p.id for p in dataset.corpus]
+    assert len(ids) == len(set(ids)) == 200
+    assert len(dataset.cases) == 50
+    assert all(q.id in q.gains for q in dataset.cases)
+
+
+def test_liveqa_graded_pool():
+    require_shared_data()
+    dataset = load_liveqa()
+    assert len(dataset.corpus) == 1935  # 2,479 judgements of 1,935 distinct answers
+    assert 70 <= len(dataset.cases) <= 103
+    q = dataset.cases[0]
+    assert set(q.gains.values()) <= {0.0, 1.0, 2.0, 3.0}
+    strict = binary_relevant(q.gains, "liveqa")
+    assert strict and all(v >= 2 for v in strict.values())
+    assert load_liveqa(field_name="nlm_summary").name == "liveqa-summary"
+    assert all(p.text and not p.text.startswith("Question:") for p in dataset.corpus[:50])
+
+
+def test_grounding_mixes_kb_and_out_of_scope_questions():
+    dataset = load_grounding(20, seed=0)
+    inside = [q for q in dataset.cases if q.in_scope]
+    assert len(dataset.cases) == 20 and len(inside) == 15
+    assert all(q.topics for q in inside)
+    small = load_grounding(2, seed=0)
+    assert [q.in_scope for q in small.cases] == [True, False]

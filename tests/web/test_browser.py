@@ -1,0 +1,261 @@
+"""End to end in headless Chromium: the real server in a subprocess (fake model and embedder for speed).
+
+Needs Debian's ``/usr/bin/chromium`` (``apt-get install -y chromium``, or ``./setup.sh --with-browser``); Playwright
+only drives it, never downloads a browser. Screenshots of the key states go to ``artifacts/screenshots/``;
+``PHC_UPDATE_DOCS_SCREENSHOT=1`` also refreshes ``docs/screenshots/chat.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.error import URLError
+from urllib.parse import urlparse
+from urllib.request import urlopen
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT, TOPICS
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+DOCS_SHOT = PROJECT_ROOT / "docs" / "screenshots" / "chat.png"
+EMERGENCY = "crushing chest pain spreading to my left arm and I'm sweating"
+SYMPTOM = "I have a sore throat and it hurts to swallow. What can I do at home?"
+TIMEOUT_MS = 30_000
+OBSERVE_LAST_REPLY = """() => {
+  window.__replies = [];
+  const root = document.querySelector('#phc-chat');
+  const record = () => {
+    const bots = root.querySelectorAll('[data-testid="bot"]');
+    const text = bots.length ? bots[bots.length - 1].innerText : '';
+    if (window.__replies[window.__replies.length - 1] !== text) window.__replies.push(text);
+  };
+  new MutationObserver(record).observe(root, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium` (CI does)")
+    root = tmp_path_factory.mktemp("browser")
+    corpus = root / "topics"
+    corpus.mkdir()
+    for name in ("sore-throat.md", "chest-pain.md", "headache.md", "common-cold.md", "heart-attack.md"):
+        if (TOPICS / name).exists():
+            shutil.copy(TOPICS / name, corpus / name)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CHATBOT__DATA_DIR": str(root / "data"),
+        "CHATBOT__LLM__BACKEND": "fake",
+        "CHATBOT__EMBEDDING__BACKEND": "fake",
+        "CHATBOT__INGEST__PATHS": f"['{corpus}']",
+        "CHATBOT__PRIVACY__SAVE_FEEDBACK": "false",
+        "CHATBOT__PRIVACY__SAVE_TRANSCRIPTS": "false",
+    }
+    log = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chatbot", "serve", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited ({proc.returncode}):\n{(root / 'server.log').read_text()[-3000:]}")
+        try:
+            with urlopen(url + "/healthz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except (URLError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"server not ready in 120 s:\n{(root / 'server.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield browser
+        browser.close()
+
+
+class Tab:
+    """One browser context (its own localStorage = one patient) with every request it made recorded."""
+
+    def __init__(self, browser, url: str):
+        self.url = url
+        self.requests: list[str] = []
+        self.blocked: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1100, "height": 1000}, locale="en-US")
+        self.context.on("request", lambda request: self.requests.append(request.url))
+        self.page = self.context.new_page()
+        self.page.on("console", self._console)
+        self.page.set_default_timeout(TIMEOUT_MS)
+        self.open()
+
+    def _console(self, message):
+        if "Content Security Policy" in message.text:
+            self.blocked.append(message.text)
+
+    def open(self):
+        self.page.goto(self.url + "/")
+        self.page.wait_for_selector("#phc-input textarea")
+        self.page.wait_for_function("() => document.querySelector('#phc-title')?.innerText.length > 0")
+
+    def reload(self):
+        self.page.reload()
+        self.page.wait_for_selector("#phc-input textarea")
+
+    def send(self, text: str):
+        self.page.fill("#phc-input textarea", text)
+        self.page.click("#phc-send")
+
+    def user_messages(self) -> list[str]:
+        return [m.inner_text().strip() for m in self.page.locator('#phc-chat [data-testid="user"]').all()]
+
+    def bot_count(self) -> int:
+        return self.page.locator('#phc-chat [data-testid="bot"]').count()
+
+    def wait_for_reply(self, before: int):
+        """Until a new assistant message has finished (its pending spinner and cursor are gone)."""
+        self.page.wait_for_function(
+            """(n) => { const b = document.querySelectorAll('#phc-chat [data-testid="bot"]');
+                 if (b.length <= n) return false; const last = b[b.length - 1];
+                 return !last.querySelector('.phc-pending') && !last.innerText.includes('▍'); }""",
+            arg=before,
+        )
+
+    def shot(self, name: str) -> Path:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        path = SHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self):
+        outside = [u for u in self.requests if urlparse(u).hostname not in {"127.0.0.1"} and not u.startswith("data:")]
+        self.context.close()
+        assert outside == [], f"requests left the machine: {outside}"
+        assert self.blocked == [], f"the page tried something its security policy blocks: {self.blocked}"
+
+
+@pytest.fixture
+def tab(browser, server):
+    tabs: list[Tab] = []
+
+    def make() -> Tab:
+        tabs.append(Tab(browser, server))
+        return tabs[-1]
+
+    yield make
+    for t in tabs:
+        t.close()  # asserts that nothing was requested from anywhere but 127.0.0.1
+
+
+def test_symptom_question_streams_an_answer_with_badge_and_sources(tab):
+    t = tab()
+    page = t.page
+    assert "not a diagnosis" in page.inner_text("#phc-disclaimer")
+    page.evaluate(OBSERVE_LAST_REPLY)
+    t.send(SYMPTOM)
+    t.wait_for_reply(0)
+    options = page.locator("#phc-chat button", has_text="?")
+    if options.count():  # the engine asked follow-up questions: they are quick-reply buttons
+        t.shot("intake")
+        question = options.first.inner_text().strip()
+        options.first.click()
+        page.wait_for_function(
+            "(q) => document.querySelector('#phc-input textarea').value.startsWith(q)", arg=question
+        )
+        page.fill("#phc-input textarea", f"{question} I am 34 and it started 3 days ago, it is mild")
+        before = t.bot_count()
+        page.click("#phc-send")
+        t.wait_for_reply(before)
+    replies = page.evaluate("window.__replies")
+    assert any(("Preparing" in r or "Looking up" in r or "Writing" in r) for r in replies), replies
+    last = page.locator('#phc-chat [data-testid="bot"]').last
+    badge = last.locator(".phc-badge")
+    assert badge.count() == 1 and ":" in badge.inner_text()  # words, not only a colour
+    sources = last.locator("details.phc-sources")
+    sources.locator("summary").click()
+    items = sources.locator("li")
+    assert items.count() >= 1 and items.first.inner_text().startswith("[1]")
+    assert "[1]" in last.inner_text()
+    page.locator("#phc-chat button[aria-label='Like']").last.click()
+    page.wait_for_function("() => document.querySelector('#phc-notice').innerText.includes('not stored')")
+    path = t.shot("answer")
+    if os.environ.get("PHC_UPDATE_DOCS_SCREENSHOT") == "1" or not DOCS_SHOT.exists():
+        DOCS_SHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOCS_SHOT)
+
+
+def test_emergency_message_pins_the_banner_and_the_emergency_badge(tab):
+    t = tab()
+    page = t.page
+    assert not page.locator("#emergency-banner .phc-banner").count()
+    t.send(EMERGENCY)
+    banner = page.locator("#emergency-banner .phc-banner")
+    banner.wait_for()
+    assert "EMERGENCY" in banner.inner_text() and "911" in banner.inner_text()
+    t.wait_for_reply(0)
+    badge = page.locator('#phc-chat [data-testid="bot"]').last.locator(".phc-badge.phc-emergency")
+    assert badge.count() == 1 and "EMERGENCY" in badge.inner_text()
+    assert banner.bounding_box()["y"] < page.locator("#phc-chat").bounding_box()["y"]  # above the chat
+    t.shot("emergency")
+    t.reload()  # still pinned after a reload
+    page.locator("#emergency-banner .phc-banner").wait_for()
+
+
+def test_each_browser_keeps_its_own_conversation_across_reloads(tab):
+    a, b = tab(), tab()
+    a.send("Patient A asks: how long does a common cold last?")
+    b.send("Patient B asks: what helps a tension headache?")
+    a.wait_for_reply(0)
+    b.wait_for_reply(0)
+    a.reload()
+    b.reload()
+    a.page.wait_for_function("() => document.querySelectorAll('#phc-chat [data-testid=\"user\"]').length >= 1")
+    b.page.wait_for_function("() => document.querySelectorAll('#phc-chat [data-testid=\"user\"]').length >= 1")
+    assert a.user_messages() == ["Patient A asks: how long does a common cold last?"]
+    assert b.user_messages() == ["Patient B asks: what helps a tension headache?"]
+    a.page.click("#phc-new")
+    a.page.wait_for_function("() => !document.querySelector('#phc-chat [data-testid=\"user\"]')")
+    a.reload()
+    assert a.user_messages() == [] and b.user_messages() != []
+
+
+def test_language_selector_switches_the_fixed_texts(tab):
+    t = tab()
+    t.page.locator("#phc-language label", has_text="中文").click()
+    t.page.wait_for_function("() => document.querySelector('#phc-title').innerText.includes('健康信息助手')")
+    assert "不是诊断" in t.page.inner_text("#phc-disclaimer")
+    t.shot("chinese")
