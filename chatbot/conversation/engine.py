@@ -142,12 +142,12 @@ class Engine:
             return self.store.count()
 
     def warm_up(self) -> None:
-        """Load the embedder and model and evaluate the fixed system prompt once, so the first patient turn
-        pays neither the torch import nor the system prefix (llama.cpp reuses it from the KV cache)."""
-        self.store.embedder.embed(["warm up"])
+        """Load the embedder, BM25 and the model and evaluate the fixed prompt prefix once, so the first patient
+        turn pays neither the torch import nor the prefix (llama.cpp reuses it from the KV cache)."""
+        self.retriever.search("sore throat")
         warm = getattr(self.llm, "warm_up", None)
         if warm is not None:
-            warm(self.prompts.render("system"))
+            warm(self._prefix())
 
     def model_info(self) -> ModelInfo:
         llm = self._llm
@@ -337,17 +337,21 @@ class Engine:
                 facts=_facts_line(session),
                 language_name=_LANGUAGE_NAMES.get(lang, "English"),
             )
-            messages = [
-                {"role": "system", "content": self.prompts.render("system")},
-                *history,
-                {"role": "user", "content": user},
-            ]
+            messages = [*self._prefix(), *history, {"role": "user", "content": user}]
             if self.llm.count_tokens(messages) <= budget or (not history and not passages):
                 return messages
             if history:
                 history = history[2:]
             else:
                 passages = passages[:-1]
+
+    def _prefix(self) -> list[dict[str, str]]:
+        """The fixed start of every prompt: system rules and one worked example turn (cached by llama.cpp)."""
+        return [
+            {"role": "system", "content": self.prompts.render("system")},
+            {"role": "user", "content": self.prompts.render("example_user")},
+            {"role": "assistant", "content": self.prompts.render("example_answer")},
+        ]
 
     def _model_triage(self, messages: list[dict[str, str]], body: str, sources: list[Source]) -> ModelTriage | None:
         """Ask for schema-constrained triage, continuing the answer's prompt so its KV cache is reused; retry once."""

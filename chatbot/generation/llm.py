@@ -103,9 +103,9 @@ class LlamaCppLLM:
                 )
             return self._llama
 
-    def warm_up(self, system_prompt: str) -> None:
-        """Evaluate the fixed system prefix once, so the first patient turn reuses it from the KV cache."""
-        for _ in self.stream([{"role": "system", "content": system_prompt}, {"role": "user", "content": "hi"}], 1):
+    def warm_up(self, prefix: Sequence[Message]) -> None:
+        """Evaluate the fixed prompt prefix once, so the first patient turn reuses it from the KV cache."""
+        for _ in self.stream([*prefix, {"role": "user", "content": "hi"}], 1):
             pass
 
     def reset_cache(self) -> None:

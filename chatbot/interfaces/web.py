@@ -663,17 +663,8 @@ def _port_free(host: str, port: int) -> bool:
 
 
 def warm_up(engine: Engine) -> None:
-    """Load everything the first patient would otherwise wait for: model, system-prompt KV cache, embedder, BM25."""
-    from chatbot.conversation import Session
-
-    engine.llm.count_tokens([{"role": "system", "content": "x"}])
-    if callable(getattr(engine, "warm_up", None)):
-        engine.warm_up()  # embedder + the system prefix in llama.cpp's KV cache
-    else:
-        warm = getattr(engine.llm, "warm_up", None)
-        if callable(warm):
-            warm(engine.prompts.render("system"))
-    engine.retrieve(Session(), "sore throat", "en")  # the BM25 side and the fused path, once
+    """Load everything the first patient would otherwise wait for (model, prompt prefix, embedder, BM25)."""
+    engine.warm_up()
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None) -> int:
