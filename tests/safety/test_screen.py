@@ -253,3 +253,43 @@ def test_eval_rows_are_well_formed():
         assert row["messages"] and all(m.strip() for m in row["messages"])
         ids.add(row["id"])
     assert len(ids) == len(_read("safety_benign.jsonl")) + len(_read("safety_emergency.jsonl"))
+
+
+# ---- triage-vignette gaps: general phrasings that must escalate ------------------------------------------------
+@pytest.mark.parametrize(("text", "rule_id", "level"), [
+    ("sudden right-sided weakness", "rf.stroke.arm_weakness", "emergency"),
+    ("weakness of the left arm and leg since this morning", "rf.stroke.arm_weakness", "emergency"),
+    ("left arm paralysis", "rf.stroke.arm_weakness", "emergency"),
+    ("she is having difficulty speaking", "rf.stroke.speech", "emergency"),
+    ("he has trouble understanding what people say", "rf.stroke.speech", "emergency"),
+    ("her words are all jumbled", "rf.stroke.speech", "emergency"),
+    ("爷爷半边身子没力气", "rf.stroke.arm_weakness", "emergency"),
+    ("妈妈突然听不懂别人说话", "rf.stroke.speech", "emergency"),
+    ("wheezing and not responsive to inhalers", "rf.breathing.reliever_not_working", "emergency"),
+    ("more frequent use of my salbutamol inhaler and worsening breathlessness",
+     "rf.breathing.reliever_overuse", "emergency"),
+    ("disoriented and increasingly drowsy", "rf.neuro.confusion_drowsy", "emergency"),
+    ("爸爸糊涂又嗜睡", "rf.neuro.confusion_drowsy", "emergency"),
+    ("I've been taking more acetaminophen than the label says for a week", "rf.poison.paracetamol", "emergency"),
+    ("cut my foot on a nail and now my jaw is stiff", "rf.infection.tetanus", "emergency"),
+    ("returned from Ghana last week with fever and chills", "rf.infection.malaria_travel", "urgent"),
+    ("去过非洲回来发烧", "rf.infection.malaria_travel", "urgent"),
+    ("terrible pain in my right flank going down to my groin and I keep vomiting", "rf.urinary.kidney_stone", "urgent"),
+    ("pain in my back radiating to the groin with a fever of 39", "rf.urinary.kidney_stone_fever", "emergency"),
+    ("my toddler has diarrhoea with blood in it", "rf.child.bloody_diarrhoea", "urgent"),
+])
+def test_vignette_gap_phrasings_fire(screen, text, rule_id, level):
+    result = screen.screen([text])
+    assert rule_id in {f.id for f in result.fired}, [f.id for f in result.fired]
+    assert _level(result) in ("emergency", level) and (level != "emergency" or _level(result) == "emergency")
+
+
+@pytest.mark.parametrize("text", [
+    "I use my inhaler twice a week",
+    "I'm going to Kenya next month, what should I pack for a fever?",
+    "I'm confused about my appointment time",
+    "my jaw clicks when I chew",
+    "my son has diarrhoea but no blood",
+])
+def test_vignette_gap_benign_phrasings_do_not_escalate_to_emergency(screen, text):
+    assert _level(screen.screen([text])) != "emergency"
