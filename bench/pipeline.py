@@ -169,6 +169,7 @@ def main() -> int:
     parser.add_argument("--retrieval-chunks", type=int, default=20000)
     parser.add_argument("--skip-chat", action="store_true")
     parser.add_argument("--skip-retrieval", action="store_true")
+    parser.add_argument("--skip-ingestion", action="store_true")
     args = parser.parse_args()
     base = load_settings(args.profile)
     results: dict = {"profile": args.profile}
@@ -176,9 +177,10 @@ def main() -> int:
         settings = load_settings(
             args.profile, overrides={"data_dir": tmp, "conversation": {"intake_enabled": False, "model_triage": False}}
         )
-        print("ingestion ...", file=sys.stderr, flush=True)
-        results["ingestion"] = bench_ingestion(settings, PROJECT_ROOT / "knowledge" / "topics")
-        print(json.dumps(results["ingestion"]), file=sys.stderr)
+        if not args.skip_ingestion:
+            print("ingestion ...", file=sys.stderr, flush=True)
+            results["ingestion"] = bench_ingestion(settings, PROJECT_ROOT / "knowledge" / "topics")
+            print(json.dumps(results["ingestion"]), file=sys.stderr)
         if not args.skip_retrieval and MEDQUAD.exists():
             print("retrieval ...", file=sys.stderr, flush=True)
             results["retrieval"] = bench_retrieval(settings, args.retrieval_chunks, base.data_dir / "bench-medquad")
