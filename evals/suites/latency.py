@@ -80,10 +80,10 @@ def run(ctx: RunContext) -> SuiteResult:
         samples[model] = {"ttft_s": [t / 1000 for t in record["ttft_ms"]], "total_s": [t / 1000 for t in
                                                                                        record["total_ms"]]}
         m = record["metrics"]
-        rows.append([model, record["name"], m["load_s"], m["ttft_ms.p50"], m["tokens_per_s.mean"],
+        rows.append([model, (record["sha256"] or "-")[:12], m["load_s"], m["ttft_ms.p50"], m["tokens_per_s.mean"],
                      m["total_ms.p50"], m["total_ms.max"], m["answer_tokens.mean"], m["peak_rss_mb"]])
         result.details[model] = record
-    headers = ["model", "file", "load s", "TTFT p50 ms", "tokens/s", "turn p50 ms", "turn max ms", "tokens",
+    headers = ["model", "sha256", "load s", "TTFT p50 ms", "tokens/s", "turn p50 ms", "turn max ms", "tokens",
                "peak RSS MB"]
     result.sections.append(("Latency per model", table(headers, rows)))
     chart = charts.latency_distribution(ctx.options.out, samples)
