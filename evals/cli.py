@@ -22,7 +22,7 @@ from chatbot.config import PROJECT_ROOT  # noqa: E402
 from evals import compare  # noqa: E402
 from evals.common import RunContext, RunOptions, SuiteResult, model_record  # noqa: E402
 from evals.datasets import available_datasets  # noqa: E402
-from evals.report import build_report, write_report  # noqa: E402
+from evals.report import build_report, knowledge_versions, prompt_versions, write_report  # noqa: E402
 
 log = logging.getLogger("evals")
 REPORTS = PROJECT_ROOT / "evals" / "reports"
@@ -130,6 +130,8 @@ def run(options: RunOptions) -> int:
     started = time.perf_counter()
     ctx = RunContext(options)
     settings = ctx.settings()
+    prompts = prompt_versions(settings)  # read now: a template bumped mid-run must not relabel what ran
+    knowledge = knowledge_versions(settings)
     results: list[SuiteResult] = []
     errors = 0
     for name in options.suites:
@@ -151,7 +153,7 @@ def run(options: RunOptions) -> int:
     ctx.options = options
     loaded = next(iter(ctx._llms.values()), None)
     model = {**model_record(settings, loaded), "loaded": loaded is not None}
-    report = build_report(options, settings, model, results, time.perf_counter() - started)
+    report = build_report(options, settings, model, results, time.perf_counter() - started, prompts, knowledge)
     checks_md, status = _checks(options, report["metrics"])
     path = write_report(options.out, report, results, checks_md)
     _print_summary(report["metrics"], path)

@@ -125,7 +125,9 @@ def triage_summary(predicted: Sequence[str], golds: Sequence[GoldBand]) -> dict[
     """Exact accuracy, emergency recall, under-/over-triage rates and failure rate for one predictor.
 
     Rates are shares of all cases (so accuracy + under + over + failed = 1). Emergency recall is the share of gold
-    emergencies predicted ``emergency``; false-emergency rate is the share of non-emergencies called ``emergency``.
+    emergencies predicted ``emergency``; ``emergency_at_least_urgent`` the share sent at least to same-day care
+    (Semigran's "emergent" includes "see a GP immediately", which our ``urgent`` also covers); false-emergency rate
+    is the share of non-emergencies called ``emergency``.
     """
     n = len(golds)
     if n == 0:
@@ -140,6 +142,7 @@ def triage_summary(predicted: Sequence[str], golds: Sequence[GoldBand]) -> dict[
         "over_triage_rate": outcomes.count("over") / n,
         "failed_rate": outcomes.count(FAILED) / n,
         "emergency_recall": _share(emergencies, lambda p: p == "emergency"),
+        "emergency_at_least_urgent": _share(emergencies, lambda p: p in ("urgent", "emergency")),
         "false_emergency_rate": _share(others, lambda p: p == "emergency"),
     }
 

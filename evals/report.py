@@ -7,6 +7,7 @@ Why so much provenance: a number is only comparable with another if we know the 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -59,6 +60,28 @@ def prompt_versions(settings: Settings) -> dict[str, Any]:
         return {}
 
 
+def knowledge_versions(settings: Settings) -> dict[str, str]:
+    """sha256 (first 16 hex) of the rulebook, locale table, glossary and the topic files, read at run start.
+
+    Rules, glossary and topics change how the engine behaves as much as code does, so a report must pin them.
+    """
+    files = {"rulebook": settings.path(settings.safety.rulebook), "locales": settings.path(settings.safety.locales)}
+    glossary = getattr(settings.retrieval, "glossary", None)
+    if glossary:
+        files["glossary"] = settings.path(glossary)
+    out = {name: _digest([path]) for name, path in files.items() if path.is_file()}
+    topics = sorted(p for root in settings.ingest.paths for p in settings.path(root).rglob("*") if p.is_file())
+    out["topics"] = f"{_digest(topics)} ({len(topics)} files)"
+    return out
+
+
+def _digest(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def settings_dump(settings: Settings) -> dict[str, Any]:
     data = settings.model_dump(mode="json")
     if data.get("server", {}).get("api_key"):
@@ -67,8 +90,15 @@ def settings_dump(settings: Settings) -> dict[str, Any]:
 
 
 def build_report(
-    options: RunOptions, settings: Settings, model: dict[str, str], results: list[SuiteResult], seconds: float
+    options: RunOptions,
+    settings: Settings,
+    model: dict[str, Any],
+    results: list[SuiteResult],
+    seconds: float,
+    prompts: dict[str, Any] | None = None,
+    knowledge: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """Everything a later reader needs; ``prompts`` and ``knowledge`` are the versions read when the run started."""
     return {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, "-m", "evals", *sys.argv[1:]]),
@@ -78,7 +108,8 @@ def build_report(
         "profile": settings.profile,
         "model": model,
         "rules_only": options.rules_only,
-        "prompts": prompt_versions(settings),
+        "prompts": prompts if prompts is not None else prompt_versions(settings),
+        "knowledge": knowledge if knowledge is not None else knowledge_versions(settings),
         "machine": {
             "platform": platform.platform(),
             "python": platform.python_version(),
@@ -126,6 +157,7 @@ def render_markdown(report: dict[str, Any], results: list[SuiteResult], checks: 
         f"profile `{report['profile']}`; seed {report['seed']}; limit {report['limit']}",
         f"- model: `{report['model']['name']}` sha256 `{report['model']['sha256'][:16] or '-'}`"
         f"{'' if report['model'].get('loaded', True) else ' (not loaded by this run)'}; prompts {report['prompts']}",
+        f"- knowledge: {', '.join(f'{k} `{v}`' for k, v in report['knowledge'].items())}",
         f"- machine: {report['machine']['platform']}, {report['machine']['cpus']} CPUs, load average at the end "
         f"{report['machine']['loadavg_at_end']} (timings are slower on a busy machine); run took {report['seconds']} s",
         "",

@@ -56,10 +56,13 @@ def run(ctx: RunContext) -> SuiteResult:
         f"{LEXICAL_THRESHOLD} (share of content words in the cited chunks); see evals/support.py"
     )
     checkpoint = ctx.checkpoint(NAME, "questions")
+    reused = sum(1 for q in dataset.cases if q.id in checkpoint.done)
     rows = [
         checkpoint.done.get(q.id) or checkpoint.add(_run_question(ctx, engine, recorder, q))
         for q in ctx.progress(dataset.cases, "grounding")
     ]
+    if reused:
+        result.notes.append(f"{reused} answers reused from an earlier run in this folder (--resume)")
     _score(ctx, result, rows)
     return result
 

@@ -44,12 +44,16 @@ def run(ctx: RunContext) -> SuiteResult:
         dataset = load_triage(name, ctx.options.limit, ctx.options.seed)
         result.add_dataset(dataset)
         checkpoint = ctx.checkpoint(NAME, name)
-        cases = []
+        cases, reused = [], 0
         for case in ctx.progress(dataset.cases, f"triage {name}"):
             row = checkpoint.done.get(case.id)
             if row is None or row.get("used_model") != use_model:
                 row = checkpoint.add(_run_case(engine, case, use_model))
+            else:
+                reused += 1
             cases.append({**row, "band": case.gold})
+        if reused:
+            result.notes.append(f"{name}: {reused} cases reused from an earlier run in this folder (--resume)")
         _score(ctx, result, dataset, cases, use_model)
     return result
 
@@ -100,7 +104,8 @@ def _score(ctx: RunContext, result: SuiteResult, dataset: Dataset, cases: list[d
         matrices[predictor] = confusion(predicted, golds, labels)
     result.add_metrics(f"{name}", {"seconds_per_case": _mean([c["seconds"] for c in cases])})
     _by_language(result, name, cases, use_model)
-    headers = ["predictor", "accuracy", "emergency recall", "under-triage", "over-triage", "false emergency", "failed"]
+    headers = ["predictor", "accuracy", "emergency recall", "emergency ≥ urgent", "under-triage", "over-triage",
+               "false emergency", "failed"]
     result.sections.append((f"Triage: {name} ({len(cases)} cases)", table(headers, rows)))
     result.sections += _confusion_tables(name, labels, matrices)
     result.sections.append((f"Triage: {name}, per case", _case_table(cases, use_model)))
@@ -110,8 +115,8 @@ def _score(ctx: RunContext, result: SuiteResult, dataset: Dataset, cases: list[d
     result.details[name] = [{k: v for k, v in c.items() if k != "band"} for c in cases]
 
 
-_HEADLINE = ("accuracy", "emergency_recall", "under_triage_rate", "over_triage_rate", "false_emergency_rate",
-             "failed_rate")
+_HEADLINE = ("accuracy", "emergency_recall", "emergency_at_least_urgent", "under_triage_rate", "over_triage_rate",
+             "false_emergency_rate", "failed_rate")
 
 
 def _by_language(result: SuiteResult, name: str, cases: list[dict], use_model: bool) -> None:

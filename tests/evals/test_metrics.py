@@ -94,6 +94,7 @@ def test_triage_summary_on_a_known_set():
     assert s["failed_rate"] == pytest.approx(1 / 6)
     assert s["accuracy"] + s["under_triage_rate"] + s["over_triage_rate"] + s["failed_rate"] == pytest.approx(1)
     assert s["emergency_recall"] == 0.5
+    assert s["emergency_at_least_urgent"] == 1.0  # the missed one was still called urgent
     assert s["false_emergency_rate"] == pytest.approx(1 / 4)
 
 
