@@ -58,6 +58,9 @@ class Triage(BaseModel):
     follow_up_questions: list[str] = Field(default_factory=list)
     rules_level: TriageLevel | None = Field(None, description="what the red-flag rules alone said (None: no rule)")
     model_level: TriageLevel | None = Field(None, description="what the model alone said (None: not run or failed)")
+    model_probabilities: dict[str, float] = Field(
+        default_factory=dict, description="the model's probability of each level, when the backend exposes them"
+    )
 
 
 class Source(BaseModel):

@@ -110,6 +110,18 @@ class ChunkStore:
         got = self._collection.get(include=["documents", "metadatas"])
         return [StoredChunk(i, d or "", m or {}) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])]
 
+    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> dict[str, float]:
+        """Cosine similarity of ``vector`` to the stored chunks ``ids`` (for hits the dense search did not rank)."""
+        if not ids:
+            return {}
+        got = self._collection.get(ids=list(ids), include=["embeddings"])
+        if got["embeddings"] is None or not len(got["embeddings"]):
+            return {}
+        matrix = np.asarray(got["embeddings"], dtype=np.float32)
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(vector) or 1.0)
+        norms[norms == 0] = 1.0
+        return {i: float(s) for i, s in zip(got["ids"], matrix @ np.asarray(vector, dtype=np.float32) / norms)}
+
     def query(self, vector: np.ndarray, n: int) -> list[StoredChunk]:
         n = min(n, self.count())
         if n <= 0:

@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("new", type=Path)
     cmp.add_argument("old", type=Path)
     cmp.add_argument("--thresholds", type=Path, default=DEFAULT_THRESHOLDS)
+    cal = sub.add_parser("calibrate", help="fit triage level thresholds to a triage run's level probabilities")
+    cal.add_argument("cases", type=Path, help="cases file of a triage run, e.g. REPORT/cases/triage-own.jsonl")
+    cal.add_argument("--dataset", default="own", help="the dataset that run used (gold levels; default own)")
+    cal.add_argument(
+        "--under-weight", type=float, default=0.0, help="extra cost of an under-triaged case (default 0: accuracy)"
+    )
+    cal.add_argument("--target", choices=["model", "combined"], default="model", help="level to fit (default model)")
+    cal.add_argument("--apply", metavar="E,U,S", help="do not fit: report these emergency,urgent,self_care cut-offs")
     return parser
 
 
@@ -66,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return _list()
     if args.command == "compare":
         return _compare_files(args.new, args.old, args.thresholds)
+    if args.command == "calibrate":
+        return _calibrate(args)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
     if not args.verbose:
         _quiet()
@@ -75,6 +85,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return run(options)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from chatbot.config.settings import LevelThresholds
+    from evals import calibrate
+
+    thresholds = None
+    if args.apply:
+        try:
+            e, u, s = (float(v) for v in args.apply.split(","))
+            thresholds = LevelThresholds(emergency=e, urgent=u, self_care=s)
+        except ValueError as exc:
+            print(f"error: --apply wants three numbers between 0 and 1, like 0.1,0.5,0.6 ({exc})", file=sys.stderr)
+            return 2
+    return calibrate.main(args.cases, args.dataset, args.under_weight, thresholds, args.target)
 
 
 def _quiet() -> None:

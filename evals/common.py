@@ -235,6 +235,13 @@ class Checkpoint:
         self.done[row["id"]] = row
         return row
 
+    def replace(self, row: dict) -> dict:
+        """Swap a finished case for an updated one and rewrite the file, keeping one line per case."""
+        self.done[row["id"]] = row
+        lines = [json.dumps(r, ensure_ascii=False, default=str) for r in self.done.values()]
+        self.path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        return row
+
 
 def _slug(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)[:60]

@@ -180,6 +180,23 @@ def load_kb_questions(limit: int | None = None, seed: int = 0, path: Path = KB_Q
     return Dataset("kb", sample(cases, limit, seed), [path])
 
 
+OUT_OF_SCOPE = EVAL_DATA / "out_of_scope_questions.jsonl"
+OUT_OF_SCOPE_KINDS = ("non_health", "uncovered_medical")
+
+
+def load_out_of_scope(limit: int | None = None, seed: int = 0, path: Path = OUT_OF_SCOPE) -> Dataset:
+    """Questions the knowledge base does not cover, as queries with no relevant item (``style`` holds the kind).
+
+    The retrieval suite counts how many the relevance floor leaves with no passage; grounding asks the model.
+    """
+    cases = []
+    for number, row in enumerate(read_jsonl(path), 1):
+        if row.get("kind") not in OUT_OF_SCOPE_KINDS or not row.get("question"):
+            raise DatasetError(f"{path}:{number}: needs a question and kind {' or '.join(OUT_OF_SCOPE_KINDS)}")
+        cases.append(Query(row["id"], row["question"], {}, row.get("language", "en"), row["kind"]))
+    return Dataset("out-of-kb", sample(cases, limit, seed), [path])
+
+
 def load_medquad(sample_size: int = 2000, seed: int = 0, query_limit: int | None = None) -> Dataset:
     """A seeded sample of answered MedQuAD pairs: the answers are the corpus, their questions the queries.
 
@@ -288,9 +305,6 @@ def _liveqa_passage(answer_id: str, raw: str) -> Passage:
 
 
 # ---- grounding ----------------------------------------------------------------------------------------------------
-OUT_OF_SCOPE = EVAL_DATA / "out_of_scope_questions.jsonl"
-
-
 @dataclass
 class GroundingQuestion:
     id: str
@@ -337,7 +351,7 @@ def available_datasets() -> dict[str, list[str]]:
     """What ``python -m evals list`` prints: dataset names per suite and whether their files are present."""
     return {
         "triage": [*TRIAGE_DATASETS, "<path/to/vignettes.jsonl>"],
-        "retrieval": ["kb (kb-en, kb-zh)", "medquad", "liveqa", "liveqa-summary"],
+        "retrieval": ["kb (kb-en, kb-zh; with out_of_scope_questions.jsonl)", "medquad", "liveqa", "liveqa-summary"],
         "safety": [f"{p} ({'present' if f.is_file() else 'MISSING'})" for p, f in SAFETY_FILES.items()],
         "grounding": ["kb sample + out_of_scope_questions.jsonl"],
         "latency": ["fixed 5 English KB questions"],

@@ -95,6 +95,18 @@ def ranking_summary(
     return out
 
 
+def floor_summary(in_kb: Sequence[Sequence[str]], out_of_kb: Sequence[Sequence[str]]) -> dict[str, float]:
+    """What the relevance floor decides, from the hits it let through for each question.
+
+    ``in_kb_no_hits_rate``: share of answerable questions left with nothing (a false "my sources do not cover
+    this"); ``oos_rejected_rate``: share of out-of-KB questions left with nothing (the right answer); NaN for none.
+    """
+    out = {"oos_n": float(len(out_of_kb))}
+    out["in_kb_no_hits_rate"] = _mean(float(not hits) for hits in in_kb)
+    out["oos_rejected_rate"] = _mean(float(not hits) for hits in out_of_kb)
+    return out
+
+
 # ---- triage -------------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class GoldBand:

@@ -60,11 +60,21 @@ class IngestSettings(_Section):
 
 
 class RetrievalSettings(_Section):
+    """Ranking and the relevance floor (chatbot/retrieval/hybrid.py).
+
+    A hit counts only when cosine similarity + ``coverage_weight`` x coverage (share of the question's words in
+    the chunk) reaches ``min_evidence``: meaning alone must reach 0.46, full word overlap lowers that to 0.16.
+    Either signal alone let two thirds of our out-of-KB questions through ("sourdough hydration" -> dehydration).
+    Chinese questions also need ``min_understood`` of their text readable through the glossary. Tuned on half of
+    the KB and out-of-KB eval questions and checked on the other half (see evals/README.md, retrieval).
+    """
+
     top_k: int = Field(3, ge=1, le=20)
     candidates: int = Field(20, ge=1)
     rrf_k: int = Field(60, ge=1)
-    min_similarity: float = Field(0.35, ge=-1.0, le=1.0)
-    min_query_coverage: float = Field(0.5, ge=0.0, le=1.0)
+    min_evidence: float = Field(0.46, ge=-1.0, le=3.0)
+    coverage_weight: float = Field(0.3, ge=0.0, le=2.0)
+    min_understood: float = Field(0.5, ge=0.0, le=1.0)
     max_passage_chars: int = Field(700, ge=100)
     glossary: Path | None = Path("knowledge/glossary_zh_en.yaml")
     translate_queries: bool = False
@@ -77,6 +87,26 @@ class ConversationSettings(_Section):
     max_intake_questions: int = Field(3, ge=0, le=10)
     max_intake_rounds: int = Field(1, ge=0, le=5)
     model_triage: bool = True
+
+
+class LevelThresholds(_Section):
+    """Cut-offs on the model's level probabilities (see chatbot.safety.triage.decide_level)."""
+
+    emergency: float = Field(0.08, ge=0.0, le=1.0, description="P(emergency) at or above this: emergency")
+    urgent: float = Field(0.55, ge=0.0, le=1.0, description="P(emergency) + P(urgent) at or above this: urgent")
+    self_care: float = Field(0.5, ge=0.0, le=1.0, description="otherwise P(self_care) at or above this: self_care")
+
+
+class TriageSettings(_Section):
+    """How the model's level is decided: its greedy pick, or calibrated thresholds on its level probabilities.
+
+    Thresholds belong to one model: they apply only when ``llm.model`` is ``calibrated_for`` and no ``model_path``
+    is set; calibrate them for another model with ``python -m evals calibrate``.
+    """
+
+    decision: Literal["calibrated", "greedy"] = "calibrated"
+    calibrated_for: str = Field("default", description="the catalogue model the thresholds were fitted for")
+    thresholds: LevelThresholds = Field(default_factory=LevelThresholds)
 
 
 class SafetySettings(_Section):
@@ -106,6 +136,7 @@ class Settings(_Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
+    triage: TriageSettings = Field(default_factory=TriageSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)

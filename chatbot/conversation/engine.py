@@ -21,15 +21,18 @@ from chatbot import __version__
 from chatbot.answer import Answer, ModelInfo, Source, Timings, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
-from chatbot.generation import ChatLLM, GenerationError, PromptLibrary, make_llm
+from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
 from chatbot.safety import (
+    LEVEL_TRIGGER,
+    LEVELS,
     MODEL_TRIAGE_SCHEMA,
     ModelTriage,
     RedFlagScreen,
     ScreenResult,
     check_boundaries,
     combine_triage,
+    decide_level,
     describes_symptoms,
     detect_language,
     escalation_message,
@@ -365,14 +368,23 @@ class Engine:
             follow = [*messages[:-1], {"role": "user", "content": messages[-1]["content"] + "\n\n" + request}]
         deadline = time.monotonic() + self.settings.llm.triage_timeout_s
         for _attempt in range(2):
+            choice = self.level_choice()
             try:
-                parsed = parse_model_triage(self.llm.complete_json(follow, MODEL_TRIAGE_SCHEMA, 200, deadline))
+                raw = self.llm.complete_json(follow, MODEL_TRIAGE_SCHEMA, 200, deadline, choice)
             except GenerationError as exc:
                 log.warning("model triage failed: %s", exc)
                 return None
+            parsed = _with_choice(parse_model_triage(raw), choice)
             if parsed is not None or time.monotonic() > deadline:
                 return parsed
         return None
+
+    def level_choice(self) -> Choice | None:
+        """Calibrated thresholds on the level probabilities, for the model they were fitted for; None = greedy."""
+        cfg, llm = self.settings.triage, self.settings.llm
+        if cfg.decision != "calibrated" or llm.model != cfg.calibrated_for or llm.model_path is not None:
+            return None
+        return Choice(LEVEL_TRIGGER, LEVELS, lambda probs: decide_level(probs, cfg.thresholds).value)
 
     def triage_only(self, session: Session, message: str, use_model: bool | None = None) -> Answer:
         """One-shot triage: screen, retrieve and the model's structured judgement, without writing an answer.
@@ -430,7 +442,17 @@ def _combine(screen: ScreenResult, model: ModelTriage | None, lang: str) -> Tria
     triage = combine_triage(screen, model, lang)
     triage.rules_level = screen.level
     triage.model_level = model.level if model is not None else None
+    triage.model_probabilities = dict(model.probabilities) if model is not None else {}
     return triage
+
+
+def _with_choice(parsed: ModelTriage | None, choice: Choice | None) -> ModelTriage | None:
+    """The decided level and its probabilities win over the text: a cut-short JSON still yields the decision."""
+    if choice is None or choice.chosen is None:
+        return parsed
+    if parsed is None:
+        parsed = ModelTriage(level=choice.chosen)
+    return parsed.model_copy(update={"level": TriageLevel(choice.chosen), "probabilities": choice.probabilities})
 
 
 def _sources(hits: list[Hit]) -> list[Source]:

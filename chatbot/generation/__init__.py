@@ -1,6 +1,6 @@
 """Generation: prompt templates from prompts/, and chat LLM backends (llama.cpp, or a fake for tests)."""
 
-from chatbot.generation.llm import ChatLLM, FakeLLM, GenerationError, LlamaCppLLM, make_llm
+from chatbot.generation.llm import ChatLLM, Choice, FakeLLM, GenerationError, LlamaCppLLM, make_llm
 from chatbot.generation.prompts import PromptLibrary
 
-__all__ = ["ChatLLM", "FakeLLM", "GenerationError", "LlamaCppLLM", "PromptLibrary", "make_llm"]
+__all__ = ["ChatLLM", "Choice", "FakeLLM", "GenerationError", "LlamaCppLLM", "PromptLibrary", "make_llm"]

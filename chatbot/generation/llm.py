@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chatbot.config import Settings
@@ -28,6 +29,30 @@ class GenerationError(RuntimeError):
     """The model failed to load or to generate; the conversation turns this into a safe fallback."""
 
 
+@dataclass
+class Choice:
+    """A point in constrained output where the model picks one of ``options``; ``decide`` makes the pick instead.
+
+    Why: a small model's greedy pick can be badly biased (the 1.5B default model almost never writes "emergency"),
+    yet the probabilities it gives the options still rank cases well. When the generated text first matches
+    ``trigger``, the backend records the probability of each option (normalised over the options), calls ``decide``
+    and lets only the decided option through, so the rest of the output (e.g. the reasons) is written for it.
+    """
+
+    trigger: re.Pattern[str]
+    options: tuple[str, ...]
+    decide: Callable[[dict[str, float]], str]
+    probabilities: dict[str, float] = field(default_factory=dict)
+    chosen: str | None = None
+
+    def settle(self, probabilities: dict[str, float]) -> str:
+        """Record normalised probabilities and the decision (one place, shared by every backend)."""
+        total = sum(probabilities.values()) or 1.0
+        self.probabilities = {o: round(probabilities.get(o, 0.0) / total, 4) for o in self.options}
+        self.chosen = self.decide(self.probabilities)
+        return self.chosen
+
+
 class ChatLLM(Protocol):
     name: str
     sha256: str
@@ -38,9 +63,18 @@ class ChatLLM(Protocol):
         """Yield text pieces as they are generated; stop early at ``deadline`` (time.monotonic())."""
 
     def complete_json(
-        self, messages: Sequence[Message], schema: dict, max_tokens: int, deadline: float | None = None
+        self,
+        messages: Sequence[Message],
+        schema: dict,
+        max_tokens: int,
+        deadline: float | None = None,
+        choice: Choice | None = None,
     ) -> str:
-        """Return raw text constrained to the JSON schema (may be cut short at the deadline)."""
+        """Return raw text constrained to the JSON schema (may be cut short at the deadline).
+
+        With ``choice``, the backend fills in its probabilities and decision if it can read them (FakeLLM only when
+        scripted); a backend that cannot leaves ``choice.chosen`` as None and the output as the model wrote it.
+        """
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Tokens the chat-formatted messages take, for fitting the context window."""
@@ -61,6 +95,7 @@ class _Call:
     max_tokens: int
     deadline: float | None
     response_format: dict | None = None
+    logits_processor: Callable[[Any, Any], Any] | None = None
 
 
 class LlamaCppLLM:
@@ -79,6 +114,7 @@ class LlamaCppLLM:
         self.seed = seed
         self._llama: Any = None
         self._lock = threading.RLock()
+        self._option_tokens: dict[tuple[str, ...], dict[str, list[int]]] = {}
 
     @property
     def llama(self) -> Any:
@@ -117,10 +153,64 @@ class LlamaCppLLM:
         yield from self._run(_Call(list(messages), max_tokens, deadline))
 
     def complete_json(
-        self, messages: Sequence[Message], schema: dict, max_tokens: int, deadline: float | None = None
+        self,
+        messages: Sequence[Message],
+        schema: dict,
+        max_tokens: int,
+        deadline: float | None = None,
+        choice: Choice | None = None,
     ) -> str:
         fmt = {"type": "json_object", "schema": schema}
-        return "".join(self._run(_Call(list(messages), max_tokens, deadline, fmt)))
+        processor = self._choice_processor(choice) if choice is not None else None
+        return "".join(self._run(_Call(list(messages), max_tokens, deadline, fmt, processor)))
+
+    def _choice_processor(self, choice: Choice) -> Callable[[Any, Any], Any]:
+        """A llama.cpp logits processor that reads the options' probabilities at the trigger and masks the others.
+
+        It runs before the grammar, on the raw logits of the whole vocabulary, once per generated token until the
+        trigger is reached (detokenising the few tokens generated so far is cheap next to a forward pass).
+        """
+        import numpy as np
+
+        tokens = self.option_tokens(choice.options)
+        start: list[int] = []
+
+        def process(input_ids: Any, scores: Any) -> Any:
+            if choice.chosen is not None:
+                return scores
+            if not start:
+                start.append(len(input_ids))
+            text = self.llama.detokenize(list(input_ids[start[0] :])).decode("utf-8", "ignore")
+            if not choice.trigger.search(text):
+                return scores
+            logits = scores.astype(np.float64)
+            probs = np.exp(logits - logits.max())
+            probs /= probs.sum()
+            chosen = choice.settle({o: float(probs[ids].sum()) for o, ids in tokens.items()})
+            for option, ids in tokens.items():
+                if option != chosen:
+                    scores[ids] = -np.inf
+            return scores
+
+        return process
+
+    def option_tokens(self, options: tuple[str, ...]) -> dict[str, list[int]]:
+        """Single tokens that start exactly one option ("e", "emer", "emergency" for emergency), per option.
+
+        An option's probability is the mass of every token that could begin it, since the grammar accepts any of
+        them; a token that could begin two options is left out of both (the levels start with distinct letters).
+        """
+        if options not in self._option_tokens:
+            starts: dict[int, set[str]] = {}
+            for option in options:
+                for k in range(1, len(option) + 1):
+                    ids = self.llama.tokenize(option[:k].encode("utf-8"), add_bos=False, special=False)
+                    if len(ids) == 1:
+                        starts.setdefault(ids[0], set()).add(option)
+            self._option_tokens[options] = {
+                o: sorted(t for t, owners in starts.items() if owners == {o}) for o in options
+            }
+        return self._option_tokens[options]
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
         text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
@@ -136,6 +226,7 @@ class LlamaCppLLM:
                     seed=self.seed,
                     stream=True,
                     response_format=call.response_format,
+                    logits_processor=_processors(call.logits_processor),
                 )
                 for chunk in chunks:
                     piece = chunk["choices"][0].get("delta", {}).get("content")
@@ -148,11 +239,20 @@ class LlamaCppLLM:
                 raise GenerationError(str(exc)) from exc
 
 
+def _processors(processor: Callable[[Any, Any], Any] | None) -> Any:
+    if processor is None:
+        return None
+    from llama_cpp import LogitsProcessorList
+
+    return LogitsProcessorList([processor])
+
+
 class FakeLLM:
     """Deterministic stand-in for unit tests: cites the first passage and emits schema-shaped JSON for triage.
 
-    ``triage_json`` lets a test script the model's triage output (including garbage) and ``fail`` makes every call
-    raise, to exercise the fallback paths.
+    ``triage_json`` lets a test script the model's triage output (including garbage), ``choice_probabilities`` the
+    probabilities it gives a ``Choice`` (the decided option then replaces the level in its JSON), and ``fail``
+    makes every call raise, to exercise the fallback paths.
     """
 
     name = "fake"
@@ -160,10 +260,17 @@ class FakeLLM:
     gpu_layers = 0
     n_ctx = 4096
 
-    def __init__(self, answer: str | None = None, triage_json: str | list[str] | None = None, fail: bool = False):
+    def __init__(
+        self,
+        answer: str | None = None,
+        triage_json: str | list[str] | None = None,
+        fail: bool = False,
+        choice_probabilities: dict[str, float] | None = None,
+    ):
         self.answer = answer
         self.triage_json = triage_json
         self.fail = fail
+        self.choice_probabilities = choice_probabilities
         self.calls: list[list[Message]] = []
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None) -> Iterator[str]:
@@ -175,11 +282,23 @@ class FakeLLM:
             yield word + " "
 
     def complete_json(
-        self, messages: Sequence[Message], schema: dict, max_tokens: int, deadline: float | None = None
+        self,
+        messages: Sequence[Message],
+        schema: dict,
+        max_tokens: int,
+        deadline: float | None = None,
+        choice: Choice | None = None,
     ) -> str:
         self.calls.append(list(messages))
         if self.fail:
             raise GenerationError("fake failure")
+        raw = self._scripted_json()
+        if choice is not None and self.choice_probabilities is not None:
+            chosen = choice.settle(self.choice_probabilities)
+            raw = re.sub(r'("level"\s*:\s*")[a-z_]*(")', rf"\g<1>{chosen}\g<2>", raw, count=1)
+        return raw
+
+    def _scripted_json(self) -> str:
         if isinstance(self.triage_json, list):
             return self.triage_json.pop(0) if self.triage_json else "{}"
         if self.triage_json is not None:

@@ -3,6 +3,10 @@
 Why: the bundled embedder (MiniLM) is English-only and most passages are English, so a Chinese question would find
 little. Longest-match lookup of the patient words in the glossary gives English search terms in microseconds,
 with no model call; the original Chinese still goes to BM25, which matches the topics' Chinese synonyms.
+
+The English terms stand only for the words the glossary knows. ``understood`` says how much of the question that
+is, so the relevance floor can tell "胸口疼" (all read) from "狗狗偷吃了巧克力怎么办", where only "怎么办" is read
+and the English terms ("what to do") would match any topic.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from pathlib import Path
 import yaml
 
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN = re.compile(r"[A-Za-z]+")
+# Grammar particles, pronouns and auxiliaries: they carry no subject, so an unread one does not count against
+# the question ("我", "了", "吗" are in few glossary terms, and a question is no less understood without them).
+_PARTICLES = frozenset("了吗呢啊吧呀哦的地得是也还都就又才很太更我你他她它们这那个些在有和与跟把被给让要会能一")
 
 
 class Glossary:
@@ -30,7 +38,23 @@ class Glossary:
 
     def expand(self, text: str) -> str:
         """English terms for the Chinese words in ``text`` (longest match first, each term once, in order)."""
+        found, _ = self._scan(text)
+        return " ".join(dict.fromkeys(found))
+
+    def understood(self, text: str) -> float:
+        """Share of the question the retriever can read: 1.0 without Chinese; else, of the Chinese characters
+        (particles aside) plus any Latin letters, the share inside glossary terms or in Latin script."""
+        content = [c for c in _CJK.findall(text) if c not in _PARTICLES]
+        if not content:
+            return 1.0
+        latin = sum(len(w) for w in _LATIN.findall(text))
+        _, unread = self._scan(text)
+        return 1.0 - sum(1 for c in unread if c not in _PARTICLES) / (len(content) + latin)
+
+    def _scan(self, text: str) -> tuple[list[str], list[str]]:
+        """Longest-match walk over the Chinese characters: (English terms found, Chinese characters not matched)."""
         found: list[str] = []
+        unread: list[str] = []
         i = 0
         while i < len(text):
             if not _CJK.match(text[i]):
@@ -43,8 +67,9 @@ class Glossary:
                     i += size
                     break
             else:
+                unread.append(text[i])
                 i += 1
-        return " ".join(dict.fromkeys(found))
+        return found, unread
 
 
 def has_cjk(text: str) -> bool:

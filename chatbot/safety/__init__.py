@@ -25,9 +25,12 @@ _EXPORTS = {
     "load_rulebook": "rulebook",
     "RedFlagScreen": "screen",
     "ScreenResult": "screen",
+    "LEVELS": "triage",
+    "LEVEL_TRIGGER": "triage",
     "MODEL_TRIAGE_SCHEMA": "triage",
     "ModelTriage": "triage",
     "combine_triage": "triage",
+    "decide_level": "triage",
     "parse_model_triage": "triage",
 }
 __all__ = sorted(_EXPORTS)

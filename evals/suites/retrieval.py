@@ -2,10 +2,16 @@
 
 Each query is searched once per mode with the relevance floor switched off, keeping the whole fused list. From
 that list we score two views: ``raw`` (the ranker alone) and the default view, the engine's own behaviour, where
-hits below the floor (cosine < min_similarity and query coverage < min_query_coverage) are dropped before the
-top k. ``no_hit_rate`` is the share of queries for which the floor left nothing (the engine then says its
-sources do not cover the question). The engine passes ``retrieval.top_k`` chunks to the model, so recall@top_k is
-"did a useful passage reach the prompt".
+hits below the floor (chatbot.retrieval.hybrid.passes_floor: cosine + coverage_weight x query coverage <
+min_evidence, or a Chinese question the glossary cannot read) are dropped before the top k. ``no_hit_rate`` is
+the share of queries for which the floor left nothing (the engine then says its sources do not cover the
+question). The engine passes ``retrieval.top_k`` chunks to the model, so recall@top_k is "did a useful passage
+reach the prompt".
+
+The kb dataset also runs our out-of-KB questions (evals/data/out_of_scope_questions.jsonl) through the hybrid
+retriever: ``oos_rejected_rate`` is the share the floor leaves with nothing (right), ``in_kb_no_hits_rate`` the
+share of KB questions it leaves with nothing (wrong), per language and pooled (``retrieval.kb.hybrid.*``). A
+table splits both sets by id parity (even ids: the half the floor was tuned on; odd: held out).
 
 Knowledge base: a hit is a chunk whose topic_id is one of the question's topics; nDCG is topic-level (chunks of
 one topic collapse to its best rank; main topic gain 2, others 1). MedQuAD: relevant = the query's own answer
@@ -18,11 +24,20 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from chatbot.retrieval import Hit, HybridRetriever
+from chatbot.retrieval import HybridRetriever
+from chatbot.retrieval.hybrid import evidence, passes_floor
 from evals import charts
 from evals.common import RunContext, SuiteResult
-from evals.datasets import Query, binary_relevant, fingerprint, load_kb_questions, load_liveqa, load_medquad
-from evals.metrics import ranking_summary, recall_at_k
+from evals.datasets import (
+    Query,
+    binary_relevant,
+    fingerprint,
+    load_kb_questions,
+    load_liveqa,
+    load_medquad,
+    load_out_of_scope,
+)
+from evals.metrics import floor_summary, ranking_summary, recall_at_k
 from evals.report import table
 
 NAME = "retrieval"
@@ -62,6 +77,7 @@ def _run_kb(ctx: RunContext, result: SuiteResult) -> None:
         if chosen:
             _score(ctx, result, f"kb-{language}", [dataset.cases[i] for i in chosen], _subset(runs, chosen))
     _kb_breakdowns(ctx, result, dataset.cases, runs)
+    _kb_out_of_scope(ctx, result, store, dataset.cases, runs)
 
 
 def _run_corpus(ctx: RunContext, result: SuiteResult, name: str) -> None:
@@ -85,23 +101,16 @@ Ranked = dict[str, list[tuple[list[str], list[str]]]]  # mode -> per query (raw 
 def _search_all(ctx: RunContext, store: Any, queries: list[Query], name: str, item_of) -> Ranked:
     """Search every query in every mode once, with the floor off; apply the engine's floor afterwards."""
     settings = ctx.settings().retrieval
-    retriever = HybridRetriever(store, settings.model_copy(update={"min_similarity": -1.0, "min_query_coverage": 0.0}))
+    retriever = HybridRetriever(store, settings)
     retriever.refresh()
     runs: Ranked = {mode: [] for mode in MODES}
     for query in ctx.progress(queries, f"retrieval {name}"):
         for mode in MODES:
-            hits = retriever.search(query.text, k=10_000, mode=mode).hits
-            raw = [item_of(h) for h in hits]
-            floored = [item_of(h) for h in hits if _passes_floor(h, settings)]
+            found = retriever.search(query.text, k=10_000, mode=mode, floor=False)
+            raw = [item_of(h) for h in found.hits]
+            floored = [item_of(h) for h in found.hits if passes_floor(h, settings, found.understood)]
             runs[mode].append((raw, floored))
     return runs
-
-
-def _passes_floor(hit: Hit, settings: Any) -> bool:
-    """The engine's relevance floor (HybridRetriever._is_relevant), applied to an unfloored result."""
-    dense_ok = hit.similarity is not None and hit.similarity >= settings.min_similarity
-    bm25_ok = hit.coverage is not None and hit.coverage >= settings.min_query_coverage
-    return dense_ok or bm25_ok
 
 
 def _subset(runs: Ranked, chosen: list[int]) -> Ranked:
@@ -159,3 +168,78 @@ def _kb_breakdowns(ctx: RunContext, result: SuiteResult, queries: list[Query], r
     more = f"\n\n{len(misses) - len(shown)} more in report.json." if len(misses) > len(shown) else ""
     result.sections.append((f"Knowledge base: hybrid misses at top {top_k} ({len(misses)})", body + more))
 
+
+def _kb_out_of_scope(ctx: RunContext, result: SuiteResult, store: Any, queries: list[Query], runs: Ranked) -> None:
+    """Out-of-KB questions through the hybrid retriever: how many does the floor reject, and at what cost?"""
+    settings = ctx.settings().retrieval
+    dataset = load_out_of_scope(ctx.options.limit, ctx.options.seed)
+    result.add_dataset(dataset)
+    retriever = HybridRetriever(store, settings)
+    retriever.refresh()
+    outside, passed = [], []
+    for query in ctx.progress(dataset.cases, "retrieval out-of-kb"):
+        found = retriever.search(query.text, k=10_000, floor=False)
+        kept = [h for h in found.hits if passes_floor(h, settings, found.understood)]
+        outside.append([h.metadata.get("topic_id", "") for h in kept])
+        if kept:
+            top = kept[0]
+            topic = top.metadata.get("topic_id", "")
+            scores = [top.similarity or 0.0, top.coverage or 0.0, evidence(top, settings)]
+            passed.append([query.id, query.language, query.style, query.text, topic, *scores])
+    inside = [floored for _, floored in runs["hybrid"]]
+    result.add_metrics("kb.hybrid", floor_summary(inside, outside))
+    for language in ("en", "zh"):
+        ins = [f for q, f in zip(queries, inside) if q.language == language]
+        outs = [f for q, f in zip(dataset.cases, outside) if q.language == language]
+        if ins and outs:
+            summary = floor_summary(ins, outs)
+            result.add_metrics(f"kb-{language}.hybrid", {k: summary[k] for k in ("oos_rejected_rate", "oos_n")})
+
+    headers = ["half", "language", "in-KB n", "recall@5", "main topic in top 5", "no hits", "out-of-KB n", "rejected"]
+    note = (
+        f"Floor: cosine + {settings.coverage_weight} x coverage >= {settings.min_evidence}; a Chinese question also "
+        f"needs >= {settings.min_understood} of its text read by the glossary. Halves by id: tune = even, held out = "
+        "odd. recall@5 counts any labelled topic; 'main topic' only the first."
+    )
+    body = table(headers, _floor_rows(queries, inside, dataset.cases, outside)) + "\n\n" + note
+    result.sections.append(("Knowledge base: relevance floor on in-KB and out-of-KB questions (hybrid)", body))
+
+    by_kind = []
+    for kind in sorted({q.style for q in dataset.cases}):
+        hits = [o for q, o in zip(dataset.cases, outside) if q.style == kind]
+        by_kind.append([kind, len(hits), floor_summary([], hits)["oos_rejected_rate"]])
+    body = table(["kind", "n", "rejected"], by_kind)
+    if passed:
+        headers = ["id", "lang", "kind", "question", "top topic", "cosine", "coverage", "evidence"]
+        body += "\n\n" + table(headers, passed)
+    fields = ("id", "language", "kind", "question", "topic", "similarity", "coverage", "evidence")
+    result.details["out_of_kb_passed"] = [dict(zip(fields, row)) for row in passed]
+    result.sections.append((f"Knowledge base: out-of-KB questions that still got passages ({len(passed)})", body))
+
+
+def _floor_rows(queries: list[Query], inside: list[list[str]], oos: list[Query], outside: list[list[str]]) -> list:
+    """Per half and language: recall@5 (any labelled topic, and the main one), no-hit rate, out-of-KB rejection."""
+    rows = []
+    for half, parity in (("tune", 0), ("held out", 1), ("all", None)):
+        for language in ("en", "zh"):
+            chosen = [i for i, q in enumerate(queries) if q.language == language and _in_half(q.id, parity)]
+            if not chosen:
+                continue
+            floored = [inside[i] for i in chosen]
+            gains = [queries[i].gains for i in chosen]
+            main = [{next(iter(g)): 1.0} for g in gains]  # the first labelled topic is the main one
+            out = [o for q, o in zip(oos, outside) if q.language == language and _in_half(q.id, parity)]
+            summary = floor_summary(floored, out)
+            recall = ranking_summary(floored, gains, ks=(5,))["recall@5"]
+            main_recall = ranking_summary(floored, main, ks=(5,))["recall@5"]
+            rows.append([half, language, len(chosen), recall, main_recall, summary["in_kb_no_hits_rate"], len(out),
+                         summary["oos_rejected_rate"]])
+    return rows
+
+
+def _in_half(case_id: str, parity: int | None) -> bool:
+    """Deterministic halves by the number in the id (kbq-0042, oos-013): even ids tune, odd ids are held out."""
+    if parity is None:
+        return True
+    digits = "".join(c for c in case_id if c.isdigit())
+    return bool(digits) and int(digits) % 2 == parity

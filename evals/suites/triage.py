@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from chatbot.answer import TriageLevel
 from evals import charts
 from evals.common import RunContext, SuiteResult
 from evals.datasets import TRIAGE_DATASETS, Dataset, TriageCase, load_triage, triage_labels
@@ -44,16 +45,24 @@ def run(ctx: RunContext) -> SuiteResult:
         dataset = load_triage(name, ctx.options.limit, ctx.options.seed)
         result.add_dataset(dataset)
         checkpoint = ctx.checkpoint(NAME, name)
-        cases, reused = [], 0
+        cases, reused, redecided = [], 0, 0
         for case in ctx.progress(dataset.cases, f"triage {name}"):
             row = checkpoint.done.get(case.id)
             if row is None or row.get("used_model") != use_model:
                 row = checkpoint.add(_run_case(engine, case, use_model))
             else:
                 reused += 1
+                updated = _redecide(engine, row)
+                if updated is not row:
+                    row, redecided = checkpoint.replace(updated), redecided + 1
             cases.append({**row, "band": case.gold})
         if reused:
             result.notes.append(f"{name}: {reused} cases reused from an earlier run in this folder (--resume)")
+        if redecided:
+            result.notes.append(
+                f"{name}: {redecided} reused cases got a new model level from their recorded level probabilities "
+                "under the current triage thresholds (the decision is a pure function of them; reasons not redone)"
+            )
         _score(ctx, result, dataset, cases, use_model)
     return result
 
@@ -81,8 +90,23 @@ def _run_case(engine: Any, case: TriageCase, use_model: bool) -> dict[str, Any]:
         "combined": triage.level.value,
         "decided_by": triage.decided_by,
         "red_flags": [f.id for f in triage.red_flags],
+        "model_probabilities": triage.model_probabilities,
         "seconds": round(time.perf_counter() - started, 2),
     }
+
+
+def _redecide(engine: Any, row: dict[str, Any]) -> dict[str, Any]:
+    """A reused case under the current thresholds; the same row when nothing changes or nothing was recorded."""
+    choice = engine.level_choice() if row.get("used_model") and row.get("model_probabilities") else None
+    if choice is None:
+        return row
+    model = choice.decide(row["model_probabilities"])
+    if model == row.get("model"):
+        return row
+    rules = row.get("rules_raw")
+    final = TriageLevel.highest(TriageLevel(model), TriageLevel(rules) if rules else None)
+    decided_by = "model" if not rules else "both" if rules == model else "rules" if final.value == rules else "model"
+    return {**row, "model": model, "combined": final.value, "decided_by": decided_by}
 
 
 def _predictors(use_model: bool) -> tuple[str, ...]:

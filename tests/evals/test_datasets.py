@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from evals.datasets import (
+    OUT_OF_SCOPE,
+    OUT_OF_SCOPE_KINDS,
     binary_relevant,
     load_grounding,
     load_kb_questions,
     load_liveqa,
     load_medquad,
+    load_out_of_scope,
     load_semigran,
     load_triage,
+    read_jsonl,
 )
 from tests.conftest import require_shared_data
 
@@ -68,3 +73,18 @@ def test_grounding_mixes_kb_and_out_of_scope_questions():
     assert all(q.topics for q in inside)
     small = load_grounding(2, seed=0)
     assert [q.in_scope for q in small.cases] == [True, False]
+
+
+def test_out_of_scope_questions_are_well_formed():
+    rows = read_jsonl(OUT_OF_SCOPE)
+    assert len(rows) >= 70
+    assert [r["id"] for r in rows] == [f"oos-{n:03d}" for n in range(1, len(rows) + 1)]
+    assert all(set(r) == {"id", "question", "language", "kind", "notes"} for r in rows)
+    assert all(r["kind"] in OUT_OF_SCOPE_KINDS and r["notes"] for r in rows)
+    assert all(bool(re.search(r"[\u4e00-\u9fff]", r["question"])) == (r["language"] == "zh") for r in rows)
+    assert sum(r["language"] == "zh" for r in rows) >= len(rows) // 5
+    questions = [r["question"] for r in rows]
+    assert len(set(questions)) == len(questions)
+    assert not set(questions) & {q.text for q in load_kb_questions().cases}
+    dataset = load_out_of_scope(limit=10, seed=1)
+    assert len(dataset.cases) == 10 and all(q.gains == {} and q.style in OUT_OF_SCOPE_KINDS for q in dataset.cases)

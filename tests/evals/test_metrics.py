@@ -13,6 +13,7 @@ from evals.metrics import (
     dcg,
     dedupe,
     describe,
+    floor_summary,
     ndcg_at_k,
     percentile,
     ranking_summary,
@@ -34,6 +35,14 @@ def test_recall_at_k_is_a_hit_within_the_first_k():
     assert recall_at_k(ranked, {"x"}, 10) == 0.0
     assert recall_at_k(ranked, {"b": 1.0, "d": 0.0}, 1) == 0.0  # zero gain is not relevant
     assert recall_at_k([], {"a"}, 5) == 0.0
+
+
+def test_floor_summary_counts_questions_left_with_nothing():
+    summary = floor_summary(in_kb=[["a"], [], ["b", "c"], ["a"]], out_of_kb=[[], ["x"], []])
+    assert summary["in_kb_no_hits_rate"] == 0.25  # one answerable question wrongly left with nothing
+    assert summary["oos_rejected_rate"] == pytest.approx(2 / 3)
+    assert summary["oos_n"] == 3
+    assert math.isnan(floor_summary([], [])["oos_rejected_rate"])
 
 
 def test_reciprocal_rank_uses_the_first_relevant_item_and_the_cutoff():

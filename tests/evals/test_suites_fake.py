@@ -38,6 +38,8 @@ def test_all_model_suites_run_with_fakes(tmp_path, mini_corpus):
     assert metrics["triage.own.model.n"] == 3  # the fake model answered every case
     assert metrics["triage.own.model.failed_rate"] == 0
     assert "retrieval.kb-en.hybrid.recall@3" in metrics
+    assert 0 <= metrics["retrieval.kb.hybrid.oos_rejected_rate"] <= 1 and metrics["retrieval.kb.hybrid.oos_n"] == 3
+    assert 0 <= metrics["retrieval.kb.hybrid.in_kb_no_hits_rate"] <= 1
     assert "safety.refusals.accuracy" in metrics
     assert metrics["grounding.in_kb.n"] + metrics["grounding.out_of_kb.n"] == 3
     assert metrics["latency.default.answer_tokens.mean"] > 0
@@ -59,6 +61,25 @@ def test_resume_reuses_finished_cases(tmp_path, mini_corpus):
     assert main([*args, "--resume"]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["suites"]["triage"]["details"]["own"][0]["combined"] == "emergency"
+
+
+def test_resume_redecides_the_model_level_from_recorded_probabilities(tmp_path, mini_corpus):
+    out = tmp_path / "out"
+    args = ["run", "--suite", "triage", "--dataset", "own", "--limit", "2", "--config",
+            str(_config(tmp_path, mini_corpus)), "--out", str(out), "--no-progress"]
+    assert main(args) == 0
+    saved = out / "cases" / "triage-own.jsonl"
+    rows = [json.loads(line) for line in saved.read_text().splitlines()]
+    assert all(r["model"] == "routine" and r["model_probabilities"] == {} for r in rows)  # the fake's greedy level
+    rows[0]["model_probabilities"] = {"emergency": 0.9, "urgent": 0.05, "routine": 0.03, "self_care": 0.02}
+    saved.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([*args, "--resume"]) == 0
+    report = json.loads((out / "report.json").read_text())
+    first, second = report["suites"]["triage"]["details"]["own"][:2]
+    assert first["model"] == "emergency" and first["combined"] == "emergency"
+    assert second["model"] == "routine"  # no probabilities recorded: left as it was
+    assert any("new model level" in note for note in report["suites"]["triage"]["notes"])
+    assert saved.read_text().count("\n") == 2  # rewritten in place, one line per case
 
 
 def test_unknown_dataset_is_a_usage_error(capsys):

@@ -1,7 +1,11 @@
+import pytest
+
 from chatbot.config.settings import RetrievalSettings
 from chatbot.embedding import FakeEmbedder
 from chatbot.knowledge.ingest import Ingestor
-from chatbot.retrieval import HybridRetriever
+from chatbot.retrieval import Hit, HybridRetriever
+from chatbot.retrieval.glossary import Glossary
+from chatbot.retrieval.hybrid import evidence, passes_floor
 from chatbot.retrieval.tokenize import tokenize
 from chatbot.vectorstore import ChunkStore
 
@@ -43,15 +47,49 @@ def test_modes_and_fusion(tmp_path, mini_corpus):
     dense = retriever.search("constipation hard stools", mode="dense")
     sparse = retriever.search("constipation hard stools", mode="bm25")
     both = retriever.search("constipation hard stools")
-    assert all(h.similarity is not None and h.bm25 is None for h in dense.hits)
-    assert all(h.bm25 is not None and h.similarity is None for h in sparse.hits)
+    assert all(h.bm25 is None for h in dense.hits) and all(h.bm25 is not None for h in sparse.hits)
+    # whichever ranker found a hit, the floor judges it on both signals
+    assert all(h.similarity is not None and h.coverage is not None for h in [*dense.hits, *sparse.hits, *both.hits])
     assert both.hits[0].metadata["topic_id"] == "constipation"
     assert [h.rrf for h in both.hits] == sorted((h.rrf for h in both.hits), reverse=True)
 
 
 def test_relevance_floor_can_reject_everything(tmp_path, mini_corpus):
-    retriever = _retriever(tmp_path, mini_corpus, min_similarity=0.99, min_query_coverage=1.0)
+    retriever = _retriever(tmp_path, mini_corpus, min_evidence=1.5)
     assert retriever.search("sore throat and zebras").hits == []
+
+
+def test_floor_needs_meaning_and_shared_words_together():
+    settings = RetrievalSettings(min_evidence=0.46, coverage_weight=0.3)
+
+    def hit(similarity, coverage):
+        return Hit("c1", "text", {}, similarity=similarity, coverage=coverage)
+
+    # Shared words with no meaning behind them: the old floor took any hit holding half the question's words.
+    assert not passes_floor(hit(0.10, 0.6), settings)
+    # A middling cosine alone ("sourdough starter hydration" ~ dehydration at 0.38) no longer passes either.
+    assert not passes_floor(hit(0.38, 0.0), settings)
+    assert passes_floor(hit(0.40, 0.6), settings)  # both agree
+    assert passes_floor(hit(0.50, 0.0), settings)  # a strong paraphrase needs no shared word
+    assert evidence(hit(0.40, 0.6), settings) == 0.40 + 0.3 * 0.6
+    assert not passes_floor(hit(0.90, 1.0), settings, understood=0.2)  # a Chinese question the glossary can't read
+
+
+def test_lexical_overlap_alone_is_rejected_and_the_on_topic_hit_kept(tmp_path, mini_corpus):
+    retriever = _retriever(tmp_path, mini_corpus)
+    unfloored = retriever.search("oven temperature", floor=False).hits
+    assert unfloored[0].metadata["topic_id"] == "fever-in-children"
+    assert unfloored[0].bm25 is not None and unfloored[0].coverage >= 0.5  # what the old floor let through
+    assert retriever.search("oven temperature").hits == []
+    kept = retriever.search("my child has a temperature").hits
+    assert kept and kept[0].metadata["topic_id"] == "fever-in-children"
+
+
+def test_misspelt_words_still_count_as_shared(tmp_path, mini_corpus):
+    retriever = _retriever(tmp_path, mini_corpus)
+    hits = retriever.search("constipaton and hard stools", floor=False).hits
+    assert hits[0].metadata["topic_id"] == "constipation" and hits[0].coverage == 1.0
+    assert retriever.search("constipaton and hard stools").hits
 
 
 def test_glossary_expands_chinese_longest_match_first():
@@ -69,3 +107,19 @@ def test_chinese_question_reaches_english_passages_through_the_glossary(tmp_path
     retriever.glossary = Glossary({"便秘": ["constipation"], "好几天": ["several days"], "大便": ["stools", "poo"]})
     result = retriever.search("好几天没大便了，便秘怎么办")
     assert result.hits and result.hits[0].metadata["topic_id"] == "constipation"
+
+
+def test_glossary_reports_how_much_of_a_chinese_question_it_read():
+    g = Glossary({"便秘": ["constipation"], "怎么办": ["what to do"]})
+    assert g.understood("no chinese here") == 1.0
+    assert g.understood("便秘了怎么办") == 1.0  # 了 is a particle: unread, but it carries no subject
+    assert g.understood("狗狗偷吃了巧克力怎么办") == pytest.approx(0.3)  # 3 of 10 characters, particles aside
+
+
+def test_chinese_question_the_glossary_cannot_read_finds_nothing(tmp_path, mini_corpus):
+    retriever = _retriever(tmp_path, mini_corpus)
+    retriever.glossary = Glossary({"便秘": ["constipation"], "怎么办": ["what to do"]})
+    unread = retriever.search("狗狗偷吃了巧克力怎么办")  # "what to do" alone would match any topic
+    assert unread.hits == [] and unread.understood < retriever.settings.min_understood
+    read = retriever.search("便秘了怎么办")
+    assert read.hits and read.hits[0].metadata["topic_id"] == "constipation"
