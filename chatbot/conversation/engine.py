@@ -12,7 +12,7 @@ import re
 import threading
 import time
 import unicodedata
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -424,6 +424,22 @@ class Engine:
             )
             session.turns.append(Turn("assistant", answer.answer))
             return answer
+
+    def restore(self, session: Session, turns: Iterable[tuple[str, str]]) -> None:
+        """Load earlier turns (role, text) into an empty session, so the red-flag screen and the answer see them.
+
+        For OpenAI-style requests, which carry their history, and for a browser whose conversation the server
+        forgot (restart, eviction). Facts are re-read from the earlier user messages here, not in the interface.
+        """
+        limit = self.settings.conversation.max_message_chars
+        with session.lock:
+            for role, text in turns:
+                if role not in {"user", "assistant"} or not isinstance(text, str) or not text.strip():
+                    continue
+                text = text.strip()[: limit * 2]
+                session.turns.append(Turn(role, text))
+                if role == "user":
+                    session.facts = session.facts.merge(extract_facts(text))
 
     def screen_only(self, message: str) -> ScreenResult:
         text = clean_message(message, self.settings.conversation.max_message_chars)

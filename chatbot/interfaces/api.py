@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,7 +36,6 @@ from chatbot import __version__
 from chatbot.answer import Answer
 from chatbot.config import Settings
 from chatbot.conversation import Engine, Event, InputError, Session, SessionStore
-from chatbot.conversation.session import Turn
 
 log = logging.getLogger(__name__)
 
@@ -389,25 +388,6 @@ def body_limit(settings: Settings) -> int:
 
 
 # ---- helpers shared with the web page ------------------------------------------------------------------------------
-def seed_session(engine: Engine, session: Session, turns: Iterable[tuple[str, str]]) -> None:
-    """Load earlier turns (role, text) into an empty session, so the red-flag screen and the answer see them.
-
-    Facts are re-extracted from the earlier user messages by the safety layer's own extractor (no medical logic
-    here). Used for OpenAI-style requests, which carry their history, and to restore a browser's conversation
-    after the server forgot it.
-    """
-    from chatbot.safety import extract_facts
-
-    limit = engine.settings.conversation.max_message_chars
-    for role, text in turns:
-        if role not in {"user", "assistant"} or not isinstance(text, str) or not text.strip():
-            continue
-        text = text.strip()[: limit * 2]
-        session.turns.append(Turn(role, text))
-        if role == "user":
-            session.facts = session.facts.merge(extract_facts(text))
-
-
 class LocalRecords:
     """The only things the server may write about patients, each behind its own opt-in privacy setting.
 
@@ -551,7 +531,7 @@ def create_api(
     def completions(body: CompletionRequest):
         history, message = _split_messages(body.messages)
         session = Session()  # a fresh session per request: OpenAI clients send the whole history every time
-        seed_session(engine, session, history)
+        engine.restore(session, history)
         name = engine.model_info().name or settings.llm.model
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())

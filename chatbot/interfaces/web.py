@@ -28,7 +28,7 @@ import gradio as gr
 from chatbot.answer import Answer, Source, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation import Engine, InputError, SessionStore
-from chatbot.interfaces.api import LocalRecords, create_api, is_loopback, seed_session
+from chatbot.interfaces.api import LocalRecords, create_api, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,7 @@ TEXTS: dict[str, dict[str, Any]] = {
         "title": "## ⚕ Health information assistant",
         "privacy": "Runs entirely on this computer: nothing you type leaves it.",
         "disclaimer": (
-            "ℹ General health information, **not a diagnosis**. "
-            "**In an emergency, call your emergency number now.**"
+            "ℹ General health information, **not a diagnosis**. **In an emergency, call your emergency number now.**"
         ),
         "placeholder": "Describe your symptoms or ask a health question…",
         "send": "Send",
@@ -205,11 +204,15 @@ def badge_html(triage: Triage, lang: str) -> str:
     reasons = [r for r in triage.reasons if r.strip()]
     if reasons:
         items = "".join(f"<li>{_esc(r)}</li>" for r in reasons)
-        out.append(f'<div class="phc-reasons"><strong>{_esc(t["reasons"])}</strong> '
-                   f'<span class="phc-muted">({_esc(t["decided_by"])} {_esc(decided)})</span><ul>{items}</ul></div>')
+        out.append(
+            f'<div class="phc-reasons"><strong>{_esc(t["reasons"])}</strong> '
+            f'<span class="phc-muted">({_esc(t["decided_by"])} {_esc(decided)})</span><ul>{items}</ul></div>'
+        )
     if triage.possible_conditions:
-        out.append(f'<div class="phc-reasons phc-muted">{_esc(t["conditions"])}: '
-                   f'{_esc(", ".join(triage.possible_conditions))}</div>')
+        out.append(
+            f'<div class="phc-reasons phc-muted">{_esc(t["conditions"])}: '
+            f"{_esc(', '.join(triage.possible_conditions))}</div>"
+        )
     out.append("</div>")
     return "".join(out)
 
@@ -230,7 +233,7 @@ def sources_html(sources: list[Source], lang: str) -> str:
         items.append(f'<li value="{s.n}" id="phc-source-{s.n}">[{s.n}] {name}{section}</li>')
     return (
         f'<details class="phc-sources"><summary>{_esc(t["sources"])} ({len(sources)})</summary>'
-        f'<ol>{"".join(items)}</ol></details>'
+        f"<ol>{''.join(items)}</ol></details>"
     )
 
 
@@ -346,7 +349,7 @@ class WebChat:
         session = self.sessions.get(state["sid"])
         if not session.turns and state["turns"]:
             # The server forgot this conversation (restart or eviction): reload it from the browser's own copy.
-            seed_session(self.engine, session, [(t["role"], t["text"]) for t in state["turns"]])
+            self.engine.restore(session, [(t["role"], t["text"]) for t in state["turns"]])
         return session
 
     def respond(self, text: str, raw_state: Any) -> Iterator[dict[str, Any]]:
@@ -555,8 +558,9 @@ class WebChat:
                     elif key == "box" and lang:
                         out[box] = gr.update(value=value, placeholder=texts(lang)["placeholder"])
                     elif key == "chat" and lang:
-                        out[chat] = gr.update(value=value, label=texts(lang)["chat_label"],
-                                              placeholder=texts(lang)["welcome"])
+                        out[chat] = gr.update(
+                            value=value, label=texts(lang)["chat_label"], placeholder=texts(lang)["welcome"]
+                        )
                     else:
                         out[component] = value
                 if lang and box not in out:
@@ -615,8 +619,12 @@ class WebChat:
             chat.clear(on_new, state, [*all_outputs, comment_row], api_visibility="private")
             lang_radio.input(on_language, [lang_radio, state], all_outputs, api_visibility="private")
             chat.like(on_like, state, [notice, pending, comment_row, comment_box], api_visibility="private")
-            comment_btn.click(on_comment, [state, pending, comment_box], [notice, comment_box, comment_row, pending],
-                              api_visibility="private")
+            comment_btn.click(
+                on_comment,
+                [state, pending, comment_box],
+                [notice, comment_box, comment_row, pending],
+                api_visibility="private",
+            )
             demo.load(on_load, state, all_outputs, api_visibility="private")
         demo.queue(default_concurrency_limit=16, max_size=max(64, self.settings.server.max_sessions))
         return demo
