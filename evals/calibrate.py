@@ -4,11 +4,13 @@ Why: a small model's greedy level is biased, but the probabilities it gives the 
 (chatbot.safety.triage.decide_level). The thresholds are fitted on one dataset (our own vignettes) and must then be
 judged on another (Semigran-45): a figure on the data the thresholds were fitted to is not a measurement.
 
-The search is a plain grid over the three cut-offs. The objective is accuracy minus ``under_weight`` times the
-under-triage rate of the model's own level by default: fitting the final level (``target="combined"``) on a set
-where the rules already catch every emergency would teach the model nothing about emergencies, and the model is
-there for the cases the rules miss. Ties go to the cut-offs nearest the middle of the tied region, which moves
-least when the data change a little.
+The search is a plain grid over the three cut-offs. The objective is the accuracy of the model's own level minus
+``under_weight`` (default 0) times its under-triage rate. Why the model's own level: fitting the final level
+(``target="combined"``) on a set where the rules already catch every emergency teaches the model nothing about
+emergencies, and the model is there for the cases the rules miss. Why no extra weight by default: with the weak
+default model, a weight of 1 (an under-triaged case costing twice an over-triaged one) already tips the fit into
+calling nearly everything an emergency (accuracy 40% on our vignettes); the rules stay the floor for emergencies.
+Ties go to the cut-offs nearest the middle of the tied region, which moves least when the data change a little.
 """
 
 from __future__ import annotations
