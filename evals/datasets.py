@@ -166,18 +166,20 @@ def triage_labels(dataset: Dataset) -> tuple[str, ...]:
 
 
 # ---- retrieval ----------------------------------------------------------------------------------------------------
-RETRIEVAL_DATASETS = ("kb", "medquad", "liveqa")
+RETRIEVAL_DATASETS = ("kb", "kb-zh-heldout", "medquad", "liveqa")
 KB_QUESTIONS = EVAL_DATA / "kb_questions.jsonl"
+# Chinese questions written without sight of knowledge/glossary_zh_en.yaml: a blind check of the glossary's recall.
+KB_QUESTIONS_ZH_HELDOUT = EVAL_DATA / "kb_questions_zh_heldout.jsonl"
 
 
-def load_kb_questions(limit: int | None = None, seed: int = 0, path: Path = KB_QUESTIONS) -> Dataset:
+def load_kb_questions(limit: int | None = None, seed: int = 0, path: Path = KB_QUESTIONS, name: str = "kb") -> Dataset:
     """Knowledge-base questions; the main topic gains 2, the other listed topics 1 (the README's partial credit)."""
     cases = []
     for row in read_jsonl(path):
         topics = row["topics"]
         gains = {topic: (2.0 if i == 0 else 1.0) for i, topic in enumerate(topics)}
         cases.append(Query(row["id"], row["question"], gains, row.get("language", "en"), row.get("style", "")))
-    return Dataset("kb", sample(cases, limit, seed), [path])
+    return Dataset(name, sample(cases, limit, seed), [path])
 
 
 OUT_OF_SCOPE = EVAL_DATA / "out_of_scope_questions.jsonl"
@@ -351,7 +353,13 @@ def available_datasets() -> dict[str, list[str]]:
     """What ``python -m evals list`` prints: dataset names per suite and whether their files are present."""
     return {
         "triage": [*TRIAGE_DATASETS, "<path/to/vignettes.jsonl>"],
-        "retrieval": ["kb (kb-en, kb-zh; with out_of_scope_questions.jsonl)", "medquad", "liveqa", "liveqa-summary"],
+        "retrieval": [
+            "kb (kb-en, kb-zh; with out_of_scope_questions.jsonl)",
+            "kb-zh-heldout",
+            "medquad",
+            "liveqa",
+            "liveqa-summary",
+        ],
         "safety": [f"{p} ({'present' if f.is_file() else 'MISSING'})" for p, f in SAFETY_FILES.items()],
         "grounding": ["kb sample + out_of_scope_questions.jsonl"],
         "latency": ["fixed 5 English KB questions"],

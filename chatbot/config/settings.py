@@ -66,7 +66,9 @@ class RetrievalSettings(_Section):
     the chunk) reaches ``min_evidence``: meaning alone must reach 0.46, full word overlap lowers that to 0.16.
     Either signal alone let two thirds of our out-of-KB questions through ("sourdough hydration" -> dehydration).
     Chinese questions also need ``min_understood`` of their text readable through the glossary. Tuned on half of
-    the KB and out-of-KB eval questions and checked on the other half (see evals/README.md, retrieval).
+    the KB and out-of-KB eval questions and checked on the other half (see evals/README.md, retrieval); the
+    Chinese gate was then lowered from 0.5 to 0.25 because 80 Chinese questions written blind to the glossary
+    showed 0.5 turning away 64% of real questions (the in-sample questions were what the glossary was built on).
     """
 
     top_k: int = Field(3, ge=1, le=20)
@@ -74,7 +76,7 @@ class RetrievalSettings(_Section):
     rrf_k: int = Field(60, ge=1)
     min_evidence: float = Field(0.46, ge=-1.0, le=3.0)
     coverage_weight: float = Field(0.3, ge=0.0, le=2.0)
-    min_understood: float = Field(0.5, ge=0.0, le=1.0)
+    min_understood: float = Field(0.25, ge=0.0, le=1.0)
     max_passage_chars: int = Field(700, ge=100)
     glossary: Path | None = Path("knowledge/glossary_zh_en.yaml")
     translate_queries: bool = False

@@ -8,6 +8,10 @@ the share of queries for which the floor left nothing (the engine then says its 
 question). The engine passes ``retrieval.top_k`` chunks to the model, so recall@top_k is "did a useful passage
 reach the prompt".
 
+``kb-zh-heldout`` (evals/data/kb_questions_zh_heldout.jsonl) runs the same searches and scores over the same index
+for Chinese questions written without sight of the glossary: the glossary's held-out figure. It skips the out-of-KB
+part (those questions are the kb dataset's).
+
 The kb dataset also runs our out-of-KB questions (evals/data/out_of_scope_questions.jsonl) through the hybrid
 retriever: ``oos_rejected_rate`` is the share the floor leaves with nothing (right), ``in_kb_no_hits_rate`` the
 share of KB questions it leaves with nothing (wrong), per language and pooled (``retrieval.kb.hybrid.*``). A
@@ -29,6 +33,8 @@ from chatbot.retrieval.hybrid import evidence, passes_floor
 from evals import charts
 from evals.common import RunContext, SuiteResult
 from evals.datasets import (
+    KB_QUESTIONS,
+    KB_QUESTIONS_ZH_HELDOUT,
     Query,
     binary_relevant,
     fingerprint,
@@ -41,7 +47,7 @@ from evals.metrics import floor_summary, ranking_summary, recall_at_k
 from evals.report import table
 
 NAME = "retrieval"
-DATASETS = ("kb", "medquad", "liveqa", "liveqa-summary")
+DATASETS = ("kb", "kb-zh-heldout", "medquad", "liveqa", "liveqa-summary")
 DEFAULT_DATASETS = ("kb", "medquad", "liveqa")
 MODES = ("dense", "bm25", "hybrid")
 CURVE_KS = (1, 2, 3, 5, 10)
@@ -51,8 +57,8 @@ def run(ctx: RunContext) -> SuiteResult:
     result = SuiteResult(NAME)
     for name in ctx.options.datasets or DEFAULT_DATASETS:
         started = time.perf_counter()
-        if name == "kb":
-            _run_kb(ctx, result)
+        if name in KB_FILES:
+            _run_kb(ctx, result, name)
         elif name in ("medquad", "liveqa", "liveqa-summary"):
             _run_corpus(ctx, result, name)
         else:
@@ -62,8 +68,11 @@ def run(ctx: RunContext) -> SuiteResult:
 
 
 # ---- datasets -----------------------------------------------------------------------------------------------------
-def _run_kb(ctx: RunContext, result: SuiteResult) -> None:
-    dataset = load_kb_questions(ctx.options.limit, ctx.options.seed)
+KB_FILES = {"kb": KB_QUESTIONS, "kb-zh-heldout": KB_QUESTIONS_ZH_HELDOUT}
+
+
+def _run_kb(ctx: RunContext, result: SuiteResult, name: str = "kb") -> None:
+    dataset = load_kb_questions(ctx.options.limit, ctx.options.seed, KB_FILES[name], name)
     store = ctx.kb_store()
     result.add_dataset(dataset)
     result.notes.append(f"knowledge-base index: {store.count()} chunks ({ctx.kb_ingest.splitlines()[0]})")
@@ -71,7 +80,11 @@ def _run_kb(ctx: RunContext, result: SuiteResult) -> None:
     missing = sorted({t for q in dataset.cases for t in q.gains if t not in indexed})
     if missing:
         result.notes.append(f"labelled topics absent from the index (count as misses): {', '.join(missing)}")
-    runs = _search_all(ctx, store, dataset.cases, "kb", lambda h: h.metadata.get("topic_id", ""))
+    runs = _search_all(ctx, store, dataset.cases, name, lambda h: h.metadata.get("topic_id", ""))
+    if name != "kb":
+        _score(ctx, result, name, dataset.cases, runs)
+        _kb_breakdowns(ctx, result, dataset.cases, runs, name)
+        return
     for language in ("en", "zh"):
         chosen = [i for i, q in enumerate(dataset.cases) if q.language == language]
         if chosen:
@@ -147,8 +160,9 @@ def _mean_recall(rankings: list[list[str]], relevant: list[dict[str, float]], k:
     return sum(recall_at_k(r, g, k) for r, g in zip(rankings, relevant)) / len(rankings) if rankings else 0.0
 
 
-def _kb_breakdowns(ctx: RunContext, result: SuiteResult, queries: list[Query], runs: Ranked) -> None:
+def _kb_breakdowns(ctx: RunContext, result: SuiteResult, queries: list[Query], runs: Ranked, name: str = "kb") -> None:
     """Hybrid recall@top_k by language and style, and the questions it misses (our own text: safe to show)."""
+    label = "Knowledge base" if name == "kb" else f"Knowledge base ({name})"
     top_k = ctx.settings().retrieval.top_k
     by_style: dict[tuple[str, str], list[float]] = defaultdict(list)
     misses = []
@@ -160,13 +174,14 @@ def _kb_breakdowns(ctx: RunContext, result: SuiteResult, queries: list[Query], r
             misses.append([query.id, query.language, query.text, ", ".join(query.gains), got])
     rows = [[lang, style, len(v), sum(v) / len(v)] for (lang, style), v in sorted(by_style.items())]
     result.sections.append(
-        (f"Knowledge base: hybrid recall@{top_k} by style", table(["language", "style", "n", f"recall@{top_k}"], rows))
+        (f"{label}: hybrid recall@{top_k} by style", table(["language", "style", "n", f"recall@{top_k}"], rows))
     )
-    result.details["kb_hybrid_misses"] = [dict(zip(("id", "language", "question", "gold", "got"), m)) for m in misses]
+    fields = ("id", "language", "question", "gold", "got")
+    result.details[f"{name}_hybrid_misses"] = [dict(zip(fields, m)) for m in misses]
     shown = misses[:30]
     body = table(["id", "lang", "question", "gold topics", f"topics of the top {top_k} chunks"], shown)
     more = f"\n\n{len(misses) - len(shown)} more in report.json." if len(misses) > len(shown) else ""
-    result.sections.append((f"Knowledge base: hybrid misses at top {top_k} ({len(misses)})", body + more))
+    result.sections.append((f"{label}: hybrid misses at top {top_k} ({len(misses)})", body + more))
 
 
 def _kb_out_of_scope(ctx: RunContext, result: SuiteResult, store: Any, queries: list[Query], runs: Ranked) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from chatbot.config import PROJECT_ROOT
 from evals.datasets import (
+    KB_QUESTIONS_ZH_HELDOUT,
     OUT_OF_SCOPE,
     OUT_OF_SCOPE_KINDS,
     binary_relevant,
@@ -42,6 +44,21 @@ def test_own_vignettes_and_limits():
 def test_kb_questions_gains():
     q = load_kb_questions().cases[1]
     assert q.gains == {"common-cold": 2.0, "sinusitis": 1.0}
+
+
+def test_kb_zh_heldout_questions():
+    rows = read_jsonl(KB_QUESTIONS_ZH_HELDOUT)
+    assert len(rows) == 80
+    assert [r["id"] for r in rows] == [f"kbz-{n:03d}" for n in range(1, 81)]
+    assert all(r["language"] == "zh" and r["notes"] and re.search(r"[\u4e00-\u9fff]", r["question"]) for r in rows)
+    assert all(r["style"] in {"plain", "lay", "typo", "child", "older", "followup"} for r in rows)
+    topics = {p.stem for p in (PROJECT_ROOT / "knowledge" / "topics").glob("*.md")}
+    assert all(1 <= len(r["topics"]) <= 3 and set(r["topics"]) <= topics for r in rows)
+    assert len({r["topics"][0] for r in rows}) >= 50
+    dataset = load_kb_questions(path=KB_QUESTIONS_ZH_HELDOUT, name="kb-zh-heldout")
+    assert dataset.name == "kb-zh-heldout" and len(dataset.cases) == 80
+    assert next(iter(dataset.cases[0].gains.values())) == 2.0
+    assert not {q.text for q in dataset.cases} & {q.text for q in load_kb_questions().cases}
 
 
 def test_medquad_sample_has_unique_ids_and_self_relevance():

@@ -119,7 +119,7 @@ def test_glossary_reports_how_much_of_a_chinese_question_it_read():
 def test_chinese_question_the_glossary_cannot_read_finds_nothing(tmp_path, mini_corpus):
     retriever = _retriever(tmp_path, mini_corpus)
     retriever.glossary = Glossary({"便秘": ["constipation"], "怎么办": ["what to do"]})
-    unread = retriever.search("狗狗偷吃了巧克力怎么办")  # "what to do" alone would match any topic
+    unread = retriever.search("狗狗偷吃了巧克力和葡萄干怎么办")  # "what to do" alone would match any topic
     assert unread.hits == [] and unread.understood < retriever.settings.min_understood
     read = retriever.search("便秘了怎么办")
     assert read.hits and read.hits[0].metadata["topic_id"] == "constipation"
