@@ -90,3 +90,16 @@ def test_default_model_answers_with_citations(real_data_dir):
     assert answer.model.name == "default"
     assert answer.kind == "answer" and len(answer.answer) > 40
     assert answer.sources and any(s.topic_id in {"sore-throat", "tonsillitis"} for s in answer.sources)
+
+
+def test_default_model_triage_reads_level_probabilities(real_data_dir):
+    """The calibrated decision through real llama.cpp: probabilities read at the level, the decided level kept."""
+    from chatbot.safety.triage import LEVELS, decide_level
+
+    settings = load_settings("cpu", overrides={"data_dir": str(real_data_dir)}, environ={})
+    engine = Engine(settings)
+    engine.ensure_index(progress=False)
+    triage = engine.triage_only(Session(), "I've had a mild dry cough for three days", use_model=True).triage
+    probs = triage.model_probabilities
+    assert set(probs) == set(LEVELS) and sum(probs.values()) == pytest.approx(1.0, abs=0.01)
+    assert triage.model_level == decide_level(probs, settings.triage.thresholds)
