@@ -178,7 +178,10 @@ class Ingestor:
 
     def _write(self, pending: list[_Pending], report: IngestReport, progress: bool) -> None:
         total = sum(len(p.chunks) for p in pending)
-        queue = [(p, c) for p in pending for c in p.chunks]
+        # Similar lengths batched together, as SentenceTransformer.encode does within one call: a batch is padded to
+        # its longest text, so mixing a title-only chunk with a full one wastes most of the short one's compute.
+        # Safe for interruption: a file counts as done only when all its chunks are stored (``_complete``).
+        queue = sorted(((p, c) for p in pending for c in p.chunks), key=lambda item: len(item[1].embed_text))
         with tqdm(total=total, desc="embedding chunks", unit="chunk", disable=not progress or not total) as bar:
             for start in range(0, len(queue), self.batch_size):
                 batch = queue[start : start + self.batch_size]
