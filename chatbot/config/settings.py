@@ -246,9 +246,17 @@ def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+# Keys earlier versions accepted, with what replaced them: an old settings file gets told what to write instead.
+_REPLACED = {
+    "retrieval.min_similarity": "replaced by retrieval.min_evidence (cosine + coverage_weight x word coverage)",
+    "retrieval.min_query_coverage": "replaced by retrieval.coverage_weight and retrieval.min_evidence",
+}
+
+
 def _explain(exc: ValidationError) -> str:
     lines = ["invalid settings:"]
     for err in exc.errors():
         where = ".".join(str(p) for p in err["loc"])
-        lines.append(f"  {where}: {err['msg']}")
+        hint = _REPLACED.get(where)
+        lines.append(f"  {where}: {err['msg']}" + (f" ({hint})" if hint else ""))
     return "\n".join(lines)

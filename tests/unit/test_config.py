@@ -67,3 +67,8 @@ def test_malformed_yaml_file_is_reported(tmp_path):
     f.write_text("llm: [unclosed\n")
     with pytest.raises(SettingsError, match="not valid YAML"):
         load_settings(config_file=f, environ={})
+
+
+def test_an_old_relevance_floor_key_says_what_replaced_it():
+    with pytest.raises(SettingsError, match=r"retrieval\.min_similarity.*replaced by retrieval\.min_evidence"):
+        load_settings("cpu", overrides={"retrieval": {"min_similarity": 0.3}}, environ={})
