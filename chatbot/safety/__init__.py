@@ -31,6 +31,7 @@ _EXPORTS = {
     "ModelTriage": "triage",
     "combine_triage": "triage",
     "decide_level": "triage",
+    "decided_by": "triage",
     "parse_model_triage": "triage",
 }
 __all__ = sorted(_EXPORTS)

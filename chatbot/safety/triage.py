@@ -124,7 +124,7 @@ def combine_triage(screen: ScreenResult, model: ModelTriage | None, lang: str) -
         reasons.append(_FALLBACK_REASON.get(lang, _FALLBACK_REASON["en"]))
     return Triage(
         level=level,
-        decided_by=_decided_by(rules_level, model_level),
+        decided_by=decided_by(rules_level, model_level),
         reasons=reasons,
         red_flags=list(screen.hits),
         possible_conditions=list(model.possible_conditions) if model else [],
@@ -134,7 +134,8 @@ def combine_triage(screen: ScreenResult, model: ModelTriage | None, lang: str) -
     )
 
 
-def _decided_by(rules: TriageLevel | None, model: TriageLevel | None) -> str:
+def decided_by(rules: TriageLevel | None, model: TriageLevel | None) -> str:
+    """Which layer set the final level: rules, model, or both when they agree."""
     if model is None:
         return "rules"
     if rules is None:

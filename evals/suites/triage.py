@@ -20,6 +20,7 @@ from collections import defaultdict
 from typing import Any
 
 from chatbot.answer import TriageLevel
+from chatbot.safety.triage import decided_by
 from evals import charts
 from evals.common import RunContext, SuiteResult
 from evals.datasets import TRIAGE_DATASETS, Dataset, TriageCase, load_triage, triage_labels
@@ -103,10 +104,9 @@ def _redecide(engine: Any, row: dict[str, Any]) -> dict[str, Any]:
     model = choice.decide(row["model_probabilities"])
     if model == row.get("model"):
         return row
-    rules = row.get("rules_raw")
-    final = TriageLevel.highest(TriageLevel(model), TriageLevel(rules) if rules else None)
-    decided_by = "model" if not rules else "both" if rules == model else "rules" if final.value == rules else "model"
-    return {**row, "model": model, "combined": final.value, "decided_by": decided_by}
+    rules = TriageLevel(row["rules_raw"]) if row.get("rules_raw") else None
+    final = TriageLevel.highest(TriageLevel(model), rules)
+    return {**row, "model": model, "combined": final.value, "decided_by": decided_by(rules, TriageLevel(model))}
 
 
 def _predictors(use_model: bool) -> tuple[str, ...]:
