@@ -236,11 +236,13 @@ class Checkpoint:
         return row
 
     def replace(self, row: dict) -> dict:
-        """Swap a finished case for an updated one and rewrite the file, keeping one line per case."""
+        """Swap a finished case for an updated one; ``rewrite`` then saves the file, one line per case."""
         self.done[row["id"]] = row
+        return row
+
+    def rewrite(self) -> None:
         lines = [json.dumps(r, ensure_ascii=False, default=str) for r in self.done.values()]
         self.path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        return row
 
 
 def _slug(text: str) -> str:

@@ -113,14 +113,18 @@ def _level_only(text: str) -> ModelTriage | None:
 
 
 def combine_triage(screen: ScreenResult, model: ModelTriage | None, lang: str) -> Triage:
-    """Final level = the more urgent of rules and model; without either, "routine" with a see-a-doctor reason."""
+    """Final level = the more urgent of rules and model; without either, "routine" with a see-a-doctor reason.
+
+    When neither layer gave a reason (no rule fired, the model's JSON held only its level), the see-a-doctor reason
+    is added too: a patient never sees a level without one.
+    """
     rules_level = screen.level
     model_level = model.level if model is not None else None
     level = TriageLevel.highest(rules_level, model_level) or TriageLevel.routine
     reasons = [_RULE_REASON.get(lang, _RULE_REASON["en"]).format(title=h.title or h.id) for h in screen.hits]
     if model is not None:
         reasons += [r for r in model.reasons if r not in reasons]
-    else:
+    if model is None or not reasons:  # a level is never shown without a reason (a cut-short JSON has only a level)
         reasons.append(_FALLBACK_REASON.get(lang, _FALLBACK_REASON["en"]))
     return Triage(
         level=level,

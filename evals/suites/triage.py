@@ -60,6 +60,7 @@ def run(ctx: RunContext) -> SuiteResult:
         if reused:
             result.notes.append(f"{name}: {reused} cases reused from an earlier run in this folder (--resume)")
         if redecided:
+            checkpoint.rewrite()
             result.notes.append(
                 f"{name}: {redecided} reused cases got a new model level from their recorded level probabilities "
                 "under the current triage thresholds (the decision is a pure function of them; reasons not redone)"

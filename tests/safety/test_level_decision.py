@@ -102,6 +102,7 @@ def test_a_cut_short_json_still_gets_the_decided_level(engine):
     engine._llm = FakeLLM(triage_json='{"level": "self_care", "reas', choice_probabilities=_probs(u=0.9, s=0.1))
     triage = engine.triage_only(Session(), MILD, use_model=True).triage
     assert triage.model_level == TriageLevel.urgent
+    assert triage.reasons == ["See a doctor if you are unsure or if things get worse."]  # never a bare level
 
 
 @pytest.mark.parametrize("override", [{"decision": "greedy"}, {"calibrated_for": "fast"}])
