@@ -49,14 +49,26 @@ class RedFlag(BaseModel):
     matched: str = Field("", description="the text span that triggered the rule")
 
 
+class CareFloor(BaseModel):
+    """A minimum level set by a fact the patient stated (a problem lasting weeks, a high reading, an infant …)."""
+
+    id: str
+    level: TriageLevel
+    title: str = ""
+    reason: str = Field(..., description="names the fact, quoting the patient's words")
+    quote: str = Field("", description="the patient's own words that stated the fact")
+
+
 class Triage(BaseModel):
     level: TriageLevel
-    decided_by: str = Field(..., description="rules | model | both")
+    decided_by: str = Field(..., description="rules | facts (a care floor) | model | both (model and rules agree)")
     reasons: list[str] = Field(default_factory=list)
     red_flags: list[RedFlag] = Field(default_factory=list)
     possible_conditions: list[str] = Field(default_factory=list)
     follow_up_questions: list[str] = Field(default_factory=list)
+    care_floors: list[CareFloor] = Field(default_factory=list)
     rules_level: TriageLevel | None = Field(None, description="what the red-flag rules alone said (None: no rule)")
+    floor_level: TriageLevel | None = Field(None, description="the highest care floor (None: no floor held)")
     model_level: TriageLevel | None = Field(None, description="what the model alone said (None: not run or failed)")
     model_probabilities: dict[str, float] = Field(
         default_factory=dict, description="the model's probability of each level, when the backend exposes them"

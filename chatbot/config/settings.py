@@ -115,6 +115,8 @@ class SafetySettings(_Section):
     locale: str = "US"
     rulebook: Path = Path("knowledge/red_flags.yaml")
     locales: Path = Path("knowledge/locales.yaml")
+    care_floors: Path = Path("knowledge/care_floors.yaml")
+    minimising: Path = Path("knowledge/minimising.yaml")
 
 
 class ServerSettings(_Section):

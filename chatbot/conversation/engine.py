@@ -43,6 +43,8 @@ from chatbot.safety import (
     parse_model_triage,
     sanitize_context,
 )
+from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
+from chatbot.safety.minimising import Minimising
 from chatbot.safety.rulebook import LocaleTable
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,14 @@ class Engine:
     @cached_property
     def red_flags(self) -> RedFlagScreen:
         return RedFlagScreen(load_rulebook(self.settings.path(self.settings.safety.rulebook)))
+
+    @cached_property
+    def floors(self) -> CareFloors:
+        return CareFloors.from_path(self.settings.path(self.settings.safety.care_floors))
+
+    @cached_property
+    def minimising(self) -> Minimising:
+        return Minimising.from_path(self.settings.path(self.settings.safety.minimising))
 
     @cached_property
     def locales(self) -> LocaleTable:
@@ -194,7 +204,7 @@ class Engine:
         session.language = lang
         session.facts = session.facts.merge(extract_facts(text))
         session.turns.append(Turn("user", text))
-        screen = self.red_flags.screen(session.user_messages, session.facts)
+        screen, floors = self.decide_floor(session)
         timings.screen_ms = screen.elapsed_ms
         escalation = escalation_message(screen, lang, self.locale, self.locales)
         if escalation:
@@ -213,7 +223,7 @@ class Engine:
                 answer=refusal.message,
                 refusal=refusal,
                 kind="refusal",
-                triage=_combine(screen, None, lang),
+                triage=_combine(screen, floors, None, lang),
                 **base,
             )
             yield from self._finish(session, answer, started)
@@ -223,7 +233,7 @@ class Engine:
         if questions and self._may_ask(session, one_shot):
             session.intake_rounds += 1
             body = self.prompts.text("intake_intro", lang) + "\n" + "\n".join(f"- {q}" for q in questions)
-            triage = _combine(screen, None, lang) if screen.hits else None
+            triage = _combine(screen, floors, None, lang) if screen.hits or floors else None
             if triage is not None:
                 triage.follow_up_questions = questions
             answer = Answer(answer=body, kind="intake", triage=triage, **base)
@@ -234,7 +244,15 @@ class Engine:
         retrieval = self.retrieve(session, text, lang)
         timings.retrieve_ms = retrieval.elapsed_ms
         sources = _sources(retrieval.hits)
-        yield from self._generate(session, text, lang, screen, retrieval, sources, base, started, pending=questions)
+        yield from self._generate(session, text, lang, (screen, floors), retrieval, sources, base, started,
+                                  pending=questions)
+
+    def decide_floor(self, session: Session) -> tuple[ScreenResult, list[FiredFloor]]:
+        """The deterministic part of the level, from the whole conversation: red-flag rules and care floors
+        (emergency floors join the rules, so they escalate at once). Runs before any model work."""
+        screen = self.red_flags.screen(session.user_messages, session.facts)
+        floors = self.floors.evaluate(session.user_messages, screen.facts)
+        return with_emergency_floors(screen, floors), floors
 
     def _missing_facts(self, session: Session, screen: ScreenResult, lang: str) -> list[str]:
         """What a nurse would still ask; nothing when a rule already says emergency (escalate, don't quiz)."""
@@ -274,7 +292,7 @@ class Engine:
         session: Session,
         text: str,
         lang: str,
-        screen: ScreenResult,
+        decided: tuple[ScreenResult, list[FiredFloor]],
         retrieval: RetrievalResult,
         sources: list[Source],
         base: dict,
@@ -293,7 +311,7 @@ class Engine:
         gen_ms = (time.perf_counter() - gen_started) * 1000
         wants_model = kind == "answer" or describes_symptoms(text)
         model_triage = self._model_triage(messages, body, sources) if wants_model and kind != "error" else None
-        triage = _combine(screen, model_triage, lang)
+        triage = _combine(*decided, model_triage, lang)
         triage.follow_up_questions = list(dict.fromkeys([*pending, *triage.follow_up_questions]))[:3]
         answer = Answer(answer=body, kind=kind, triage=triage, sources=sources, **base)
         answer.model = self.model_info()
@@ -329,14 +347,17 @@ class Engine:
             }
             for i, h in enumerate(hits)
         ]
-        history = [{"role": t.role, "content": t.text} for t in session.turns[:-1]]
+        # The model reads facts, not the patient's verdict on them ("probably nothing"): see safety.minimising.
+        view = self.minimising.facts_view
+        history = [{"role": t.role, "content": view(t.text) if t.role == "user" else t.text}
+                   for t in session.turns[:-1]]
         history = history[-2 * self.settings.conversation.max_history_turns :] if history else []
         budget = self.llm.n_ctx - self.settings.llm.max_tokens - _TRIAGE_RESERVE
         while True:
             user = self.prompts.render(
                 "answer",
                 passages=passages,
-                question=text,
+                question=view(text),
                 facts=_facts_line(session),
                 language_name=_LANGUAGE_NAMES.get(lang, "English"),
             )
@@ -398,14 +419,14 @@ class Engine:
             lang = detect_language(text)
             session.facts = session.facts.merge(extract_facts(text))
             session.turns.append(Turn("user", text))
-            screen = self.red_flags.screen(session.user_messages, session.facts)
+            screen, floors = self.decide_floor(session)
             retrieval = self.retrieve(session, text, lang)
             sources = _sources(retrieval.hits)
             run_model = use_model if use_model is not None else screen.level != TriageLevel.emergency
             model = None
             if run_model:
                 model = self._model_triage(self._messages(session, text, lang, retrieval.hits), "", sources)
-            triage = _combine(screen, model, lang)
+            triage = _combine(screen, floors, model, lang)
             timings = Timings(
                 screen_ms=screen.elapsed_ms,
                 retrieve_ms=retrieval.elapsed_ms,
@@ -453,9 +474,12 @@ class Engine:
         yield Event("answer", answer=answer)
 
 
-def _combine(screen: ScreenResult, model: ModelTriage | None, lang: str) -> Triage:
-    """Final triage = max(rules, model), keeping what each layer said on its own for display and evaluation."""
-    triage = combine_triage(screen, model, lang)
+def _combine(
+    screen: ScreenResult, floors: list[FiredFloor], model: ModelTriage | None, lang: str
+) -> Triage:
+    """Final triage = max(rules, care floors, model), keeping what each layer said on its own for display and
+    evaluation."""
+    triage = combine_triage(screen, model, lang, floors)
     triage.rules_level = screen.level
     triage.model_level = model.level if model is not None else None
     triage.model_probabilities = dict(model.probabilities) if model is not None else {}

@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: settings.ingest.paths)")
     ingest.add_argument("--prune", action="store_true", help="remove chunks of files deleted from these folders")
     knowledge = sub.add_parser("knowledge", help="knowledge-base tools")
-    knowledge.add_argument("action", choices=["check"])
+    knowledge.add_argument("action", choices=["check", "coverage"],
+                           help="check: validate topics, rules and warning-sign coverage; coverage: list the misses")
     serve = sub.add_parser("serve", help="browser chat and HTTP API")
     serve.add_argument("--host", help="bind address (default 127.0.0.1; others need server.api_key)")
     serve.add_argument("--port", type=int)
@@ -91,7 +92,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "knowledge":
         from chatbot.knowledge.check import run_check
 
-        return run_check(settings)
+        return run_check(settings, list_missed=args.action == "coverage")
     if command == "models":
         return _models(settings)
     if command == "serve":

@@ -158,8 +158,9 @@ def _syllables(word: str) -> int:
     return max(1, groups)
 
 
-def run_check(settings: Settings) -> int:
-    """Print every problem; exit status 1 if there is any."""
+def run_check(settings: Settings, list_missed: bool = False) -> int:
+    """Print every problem and the warning-sign coverage; exit status 1 if there is any problem or the coverage is
+    below :data:`~chatbot.knowledge.warning_signs.MIN_COVERAGE`. ``list_missed`` also lists every uncovered sign."""
     from rich.console import Console
 
     from chatbot.safety import check_rulebook
@@ -171,6 +172,8 @@ def run_check(settings: Settings) -> int:
     grades = sorted(topics.grades.values())
     median = grades[len(grades) // 2] if grades else 0.0
     console.print(f"topics: {len(topics.grades)} checked, median reading grade {median:.1f}")
+    if not rule_problems:
+        problems += _coverage(settings, console, list_missed)
     if problems:
         console.print(f"[red]{len(problems)} problem(s):[/red]")
         for problem in problems:
@@ -178,3 +181,32 @@ def run_check(settings: Settings) -> int:
         return 1
     console.print("[green]knowledge check passed[/green]")
     return 0
+
+
+def _coverage(settings: Settings, console: object, list_missed: bool) -> list[str]:
+    """Print how many of the topics' warning signs the rulebook recognises; a problem below the minimum."""
+    from chatbot.answer import TriageLevel
+    from chatbot.knowledge.warning_signs import MIN_COVERAGE, load_exemptions, measure_coverage
+    from chatbot.safety.screen import RedFlagScreen
+
+    screen = RedFlagScreen.from_path(settings.path(settings.safety.rulebook))
+    exemptions = load_exemptions(settings.knowledge_dir / "warning_signs_exempt.yaml")
+    report = measure_coverage(settings.knowledge_dir / "topics", screen, exemptions)
+    parts = []
+    for level, name in ((TriageLevel.emergency, "emergency"), (TriageLevel.urgent, "same day")):
+        covered, judged = report.by_level(level)
+        parts.append(f"{name} {covered}/{judged}")
+    console.print(  # type: ignore[attr-defined]
+        f"warning signs covered by a rule: {report.coverage:.1%} ({', '.join(parts)}; "
+        f"{len(report.exempt)} listed as not expressible as a rule)"
+    )
+    if list_missed:
+        for sign in report.missed:
+            console.print(f"  missed [{sign.level.value}] {sign.topic_id}: {sign.text}", markup=False)  # type: ignore
+    problems = [f"warning_signs_exempt.yaml: no such warning sign: {s}" for s in report.stale_exemptions]
+    if report.coverage < MIN_COVERAGE:
+        problems.append(
+            f"warning-sign coverage {report.coverage:.1%} is below {MIN_COVERAGE:.0%}: "
+            "run 'python -m chatbot knowledge coverage' for the list"
+        )
+    return problems

@@ -133,6 +133,7 @@ class Rule(_Strict):
 
 class Rulebook(_Strict):
     version: int = 1
+    include: list[str] = Field(default_factory=list, description="more rulebook files, relative to this one")
     macros: dict[str, str] = Field(default_factory=dict)
     concepts: dict[str, PatternSet] = Field(default_factory=dict)
     rules: list[Rule] = Field(..., min_length=1)
@@ -212,9 +213,38 @@ def _format_validation(exc: ValidationError) -> list[str]:
     return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
 
 
-def load_rulebook(path: str | Path = DEFAULT_RULEBOOK_PATH) -> Rulebook:
-    """Read and validate the rulebook; raises :class:`RulebookError` with every schema problem listed."""
+def _merged(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The rulebook at ``path`` with its ``include:`` files merged in (macros, concepts and rules).
+
+    Why several files: one area per file (medicines, the knowledge base's warning signs …) keeps reviews small.
+    A name defined twice across files is an error, as within one file: a second definition must never silently
+    replace the first.
+    """
+    if path in seen:
+        raise RulebookError(f"{path}: included twice (include cycle)")
     data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise RulebookError(f"{path}: a rulebook is a mapping with macros, concepts and rules")
+    for name in data.get("include") or []:
+        part = _merged((path.parent / str(name)).resolve(), (*seen, path))
+        for key in ("macros", "concepts"):
+            mine = data.setdefault(key, {}) or {}
+            data[key] = mine
+            for item, value in (part.get(key) or {}).items():
+                if item in mine:
+                    raise RulebookError(f"{path.parent / str(name)}: {key[:-1]} {item!r} is already defined")
+                mine[item] = value
+        data["rules"] = [*(data.get("rules") or []), *(part.get("rules") or [])]
+    if seen:
+        data.pop("include", None)
+        data.pop("version", None)
+    return data
+
+
+def load_rulebook(path: str | Path = DEFAULT_RULEBOOK_PATH) -> Rulebook:
+    """Read and validate the rulebook (and its included files); raises :class:`RulebookError` listing every schema
+    problem."""
+    data = _merged(Path(path).resolve())
     try:
         return Rulebook.model_validate(data)
     except ValidationError as exc:

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from chatbot.answer import Triage, TriageLevel
+from chatbot.answer import CareFloor, Triage, TriageLevel
 from chatbot.config.settings import LevelThresholds
+from chatbot.safety.floors import FLOOR_RULE_PREFIX, FiredFloor
 from chatbot.safety.screen import ScreenResult
 
 # (max items, max characters). Tight: every token costs ~0.15 s on a 2-core CPU.
@@ -112,38 +114,52 @@ def _level_only(text: str) -> ModelTriage | None:
     return ModelTriage(level=match.group(1)) if match else None
 
 
-def combine_triage(screen: ScreenResult, model: ModelTriage | None, lang: str) -> Triage:
-    """Final level = the more urgent of rules and model; without either, "routine" with a see-a-doctor reason.
+def combine_triage(
+    screen: ScreenResult, model: ModelTriage | None, lang: str, floors: Sequence[FiredFloor] = ()
+) -> Triage:
+    """Final level = the most urgent of rules, care floors and model; without any, "routine" with a see-a-doctor
+    reason.
 
-    When neither layer gave a reason (no rule fired, the model's JSON held only its level), the see-a-doctor reason
-    is added too: a patient never sees a level without one.
+    Reasons come in that order: fired rules, then the floors (each quoting the fact the patient gave), then the
+    model's. When no layer gave a reason (no rule or floor, the model's JSON held only its level), the
+    see-a-doctor reason is added: a patient never sees a level without one.
     """
     rules_level = screen.level
+    floor_level = TriageLevel.highest(*(f.level for f in floors))
     model_level = model.level if model is not None else None
-    level = TriageLevel.highest(rules_level, model_level) or TriageLevel.routine
+    level = TriageLevel.highest(rules_level, floor_level, model_level) or TriageLevel.routine
     reasons = [_RULE_REASON.get(lang, _RULE_REASON["en"]).format(title=h.title or h.id) for h in screen.hits]
+    shown = {h.id for h in screen.hits}  # an emergency floor already joined the red flags (with_emergency_floors)
+    reasons += [f.reason_in(lang) for f in floors
+                if FLOOR_RULE_PREFIX + f.id not in shown and f.reason_in(lang) not in reasons]
     if model is not None:
         reasons += [r for r in model.reasons if r not in reasons]
     if model is None or not reasons:  # a level is never shown without a reason (a cut-short JSON has only a level)
         reasons.append(_FALLBACK_REASON.get(lang, _FALLBACK_REASON["en"]))
     return Triage(
         level=level,
-        decided_by=decided_by(rules_level, model_level),
+        decided_by=decided_by(rules_level, model_level, floor_level),
         reasons=reasons,
         red_flags=list(screen.hits),
+        care_floors=[CareFloor(id=f.id, level=f.level, title=f.title_in(lang), reason=f.reason_in(lang),
+                               quote=f.quote) for f in floors],
         possible_conditions=list(model.possible_conditions) if model else [],
         follow_up_questions=list(model.follow_up_questions) if model else [],
         rules_level=rules_level,
+        floor_level=floor_level,
         model_level=model_level,
     )
 
 
-def decided_by(rules: TriageLevel | None, model: TriageLevel | None) -> str:
-    """Which layer set the final level: rules, model, or both when they agree."""
+def decided_by(rules: TriageLevel | None, model: TriageLevel | None, floor: TriageLevel | None = None) -> str:
+    """Which layer set the final level: rules, facts (a care floor above every rule), model, or both when the
+    model agrees with the deterministic layers."""
+    deterministic = TriageLevel.highest(rules, floor)
+    own = "facts" if floor is not None and (rules is None or floor.rank > rules.rank) else "rules"
     if model is None:
-        return "rules"
-    if rules is None:
+        return own
+    if deterministic is None:
         return "model"
-    if rules == model:
+    if deterministic == model:
         return "both"
-    return "rules" if rules.rank > model.rank else "model"
+    return own if deterministic.rank > model.rank else "model"

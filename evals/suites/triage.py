@@ -79,7 +79,8 @@ def _run_case(engine: Any, case: TriageCase, use_model: bool) -> dict[str, Any]:
         engine.triage_only(session, message, use_model=False)
     answer = engine.triage_only(session, case.messages[-1], use_model=use_model)
     triage = answer.triage
-    rules = triage.rules_level.value if triage.rules_level else None
+    deterministic = TriageLevel.highest(triage.rules_level, triage.floor_level)
+    rules = deterministic.value if deterministic else None
     model = triage.model_level.value if triage.model_level else (FAILED if use_model else None)
     return {
         "id": case.id,
@@ -87,11 +88,14 @@ def _run_case(engine: Any, case: TriageCase, use_model: bool) -> dict[str, Any]:
         "gold": case.gold.label,
         "used_model": use_model,
         "rules_raw": rules,
+        "red_flag_level": triage.rules_level.value if triage.rules_level else None,
+        "floor_level": triage.floor_level.value if triage.floor_level else None,
         "rules": rules or NO_RULE,
         "model": model,
         "combined": triage.level.value,
         "decided_by": triage.decided_by,
         "red_flags": [f.id for f in triage.red_flags],
+        "care_floors": [f.id for f in triage.care_floors],
         "model_probabilities": triage.model_probabilities,
         "seconds": round(time.perf_counter() - started, 2),
     }
@@ -105,9 +109,13 @@ def _redecide(engine: Any, row: dict[str, Any]) -> dict[str, Any]:
     model = choice.decide(row["model_probabilities"])
     if model == row.get("model"):
         return row
-    rules = TriageLevel(row["rules_raw"]) if row.get("rules_raw") else None
-    final = TriageLevel.highest(TriageLevel(model), rules)
-    return {**row, "model": model, "combined": final.value, "decided_by": decided_by(rules, TriageLevel(model))}
+    rules = TriageLevel(row["red_flag_level"]) if row.get("red_flag_level") else None
+    floor = TriageLevel(row["floor_level"]) if row.get("floor_level") else None
+    if "red_flag_level" not in row:  # a case recorded before care floors: rules_raw was the red-flag level
+        rules = TriageLevel(row["rules_raw"]) if row.get("rules_raw") else None
+    final = TriageLevel.highest(TriageLevel(model), rules, floor)
+    return {**row, "model": model, "combined": final.value,
+            "decided_by": decided_by(rules, TriageLevel(model), floor)}
 
 
 def _predictors(use_model: bool) -> tuple[str, ...]:
