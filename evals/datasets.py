@@ -53,6 +53,7 @@ class TriageCase:
     messages: list[str]
     gold: GoldBand
     language: str = "en"
+    style: str = ""
 
 
 @dataclass
@@ -122,7 +123,8 @@ SEMIGRAN_GOLD = {
 }
 SEMIGRAN_LABELS = ("emergency", "non_emergency", "self_care")
 OWN_LABELS = ("emergency", "urgent", "routine", "self_care")
-TRIAGE_DATASETS = ("semigran-lay", "semigran-full", "own")
+TRIAGE_DATASETS = ("semigran-lay", "semigran-full", "own", "bank-dev", "bank-test")
+VIGNETTE_BANK = EVAL_DATA / "vignette_bank.jsonl"
 
 
 def load_semigran(version: str, limit: int | None = None, seed: int = 0) -> Dataset:
@@ -136,17 +138,27 @@ def load_semigran(version: str, limit: int | None = None, seed: int = 0) -> Data
     return Dataset(f"semigran-{version}", sample(cases, limit, seed), [SEMIGRAN], notes=notes)
 
 
-def load_vignettes(path: Path, name: str, limit: int | None = None, seed: int = 0) -> Dataset:
-    """Our vignette format ({id, messages[], gold, language}): the bundled set or a user's own file."""
+def load_vignettes(
+    path: Path, name: str, limit: int | None = None, seed: int = 0, split: str | None = None
+) -> Dataset:
+    """Our vignette format ({id, messages[], gold, language}): the bundled set or a user's own file.
+
+    ``split`` keeps only the rows whose ``split`` field has that value (the vignette bank's dev/test halves).
+    """
     cases = []
     for number, row in enumerate(read_jsonl(path), 1):
+        if split is not None and row.get("split") != split:
+            continue
         gold, messages = row.get("gold"), row.get("messages")
         if gold not in LEVELS:
             raise DatasetError(f"{path}:{number}: gold must be one of {', '.join(LEVELS)}, got {gold!r}")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, str) and m for m in messages):
             raise DatasetError(f"{path}:{number}: messages must be a non-empty list of non-empty strings")
         case_id = str(row.get("id") or f"{path.stem}-{number}")
-        cases.append(TriageCase(case_id, messages, GoldBand(gold, gold, gold), row.get("language", "en")))
+        cases.append(TriageCase(case_id, messages, GoldBand(gold, gold, gold), row.get("language", "en"),
+                                style=str(row.get("style") or "")))
+    if split is not None and not cases:
+        raise DatasetError(f"{path}: no case has split {split!r}")
     return Dataset(name, sample(cases, limit, seed), [path])
 
 
@@ -155,6 +167,8 @@ def load_triage(name: str, limit: int | None = None, seed: int = 0) -> Dataset:
         return load_semigran(name.split("-", 1)[1], limit, seed)
     if name == "own":
         return load_vignettes(EVAL_DATA / "vignettes_own.jsonl", "own", limit, seed)
+    if name in ("bank-dev", "bank-test"):
+        return load_vignettes(VIGNETTE_BANK, name, limit, seed, split=name.split("-", 1)[1])
     path = Path(name)
     if path.suffix == ".jsonl":
         return load_vignettes(path, path.stem, limit, seed)
@@ -340,6 +354,8 @@ SAFETY_FILES = {
     "emergency": EVAL_DATA / "safety_emergency.jsonl",
     "benign": EVAL_DATA / "safety_benign.jsonl",
     "refusals": EVAL_DATA / "safety_refusals.jsonl",
+    # written blind to the rulebook: crisis messages by intent/plan/method/euphemism and benign look-alikes
+    "self_harm": EVAL_DATA / "self_harm_paraphrases.jsonl",
 }
 
 

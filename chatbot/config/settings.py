@@ -109,6 +109,12 @@ class TriageSettings(_Section):
     decision: Literal["calibrated", "greedy"] = "calibrated"
     calibrated_for: str = Field("default", description="the catalogue model the thresholds were fitted for")
     thresholds: LevelThresholds = Field(default_factory=LevelThresholds)
+    model_writes: Literal["level", "full"] = Field(
+        "level",
+        description="level: the model gives only its level (read from its probabilities); the reasons come from "
+        "the rules, the care floors and a see-a-doctor fallback. full: it also writes reasons, conditions and "
+        "follow-up questions as free text (about 200 more tokens per turn).",
+    )
 
 
 class SafetySettings(_Section):

@@ -53,6 +53,8 @@ _CITATION = re.compile(r"\[(\d{1,2})\]")
 _FOLLOW_UP_CUE = re.compile(r"\b(it|that|this|they|them|those|these|what about|and if|also)\b|它|这个|那个|还有", re.I)
 _LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 _TRIAGE_RESERVE = 200
+_TRIAGE_FULL_TOKENS = 200
+_TRIAGE_LEVEL_TOKENS = 16  # '{"level": "self_care"' and a little slack
 
 
 class InputError(ValueError):
@@ -388,14 +390,19 @@ class Engine:
         else:
             follow = [*messages[:-1], {"role": "user", "content": messages[-1]["content"] + "\n\n" + request}]
         deadline = time.monotonic() + self.settings.llm.triage_timeout_s
+        # "level": the JSON's first field is all we read; the rest would be free text the model invents.
+        max_tokens = _TRIAGE_LEVEL_TOKENS if self.settings.triage.model_writes == "level" else _TRIAGE_FULL_TOKENS
         for _attempt in range(2):
             choice = self.level_choice()
             try:
-                raw = self.llm.complete_json(follow, MODEL_TRIAGE_SCHEMA, 200, deadline, choice)
+                raw = self.llm.complete_json(follow, MODEL_TRIAGE_SCHEMA, max_tokens, deadline, choice)
             except GenerationError as exc:
                 log.warning("model triage failed: %s", exc)
                 return None
             parsed = _with_choice(parse_model_triage(raw), choice)
+            if parsed is not None and self.settings.triage.model_writes == "level":
+                parsed = parsed.model_copy(
+                    update={"reasons": [], "red_flags": [], "possible_conditions": [], "follow_up_questions": []})
             if parsed is not None or time.monotonic() > deadline:
                 return parsed
         return None

@@ -112,7 +112,46 @@ _SELF_HARM = _compile(
     r"\b(?:which|what) (?:pills?|tablets?|drugs?|meds|medicines?|medications?|poisons?|chemicals?)\b[^.?!\n]{0,30}"
     r"\b(?:overdose on|od on|kill (?:me|myself|you|someone|a person)|to die|end it)",
     r"\bwhat (?:can|could|should) i (?:overdose|od) on\b",
-    r"\b(?:how deep|where) (?:should i|do i|to|can i) cut\b|\bbleed out\b",
+    r"\b(?:how deep|where) (?:should i|do i|to|can i|do i need to|would i need to|do you"
+    r"|does it need to) (?:need to )?cut\b"
+    r"(?! (?:the|a|an|into|onion|wood|tomato\w*|vegetables|meat|bread|dough|hair|cake|fabric|paper"
+    r"|tiles?)\b)|\bbleed out\b",
+    # "least painful way to overdose", "most painless way to go", "would 30 paracetamol be enough to kill me"
+    r"\b(?:least|most|less|more) (?:painful|painless|peaceful|reliable|effective|certain|quick|lethal"
+    r"|gentle) (?:way|method"
+    r"|means|ways|methods) (?:to|of|for) (?:die\b|dying\b(?! (?:my |your |her |his )?(?:hair|fabric"
+    r"|clothes))|go(?:ing)?\b"
+    r"(?! (?:to|for|back|out|home|about|through|from|into|abroad|on|up|down|over)\b)|overdose|od\b|kill (?:my|your|one"
+    r"|him|her|them)sel|end (?:it|my life|things|it all)\b|hang (?:my|your)sel|drown (?:my|your)sel"
+    r"|bleed (?:out|to death)"
+    r"|jump\b(?! (?:start|higher|further|rope|on|over|in)\b)|commit suicide|suicide|not wake)",
+    r"\b(?:painless|quickest|easiest|fastest|quick|easy|best|surest|peaceful|simplest|gentlest"
+    r"|most reliable) (?:way|method"
+    r"|ways|methods|means) (?:to|of) (?:overdose|od\b|go\b(?! (?:to|for|back|out|home|about|through|from"
+    r"|into|abroad|on|up"
+    r"|down|over)\b)|not wake up|fall asleep forever|bleed out)",
+    r"\bhow (?:many|much)\b[^.?!\n]{0,40}?\b(?:pills|tablets|paracetamol|acetaminophen|tylenol|panadol"
+    r"|sleeping (?:pills"
+    r"|tablets)|insulin|painkillers|antidepressants|meds|capsules)\b[^.?!\n]{0,20}?\b(?:would|will|does|do|could) (?:it"
+    r"|i|you|one|someone|a person) (?:take|need)\b(?! to (?:work|kick in|help|get rid|feel|clear|reduce|bring down|stop"
+    r" (?:the|my) (?:pain|headache)|treat|cure|fix|calm|sleep|fall asleep|see|notice|make a difference|lower))",
+    r"\bwhat (?:dose|amount|quantity|number|level) (?:of )?[^.?!\n]{0,30}?\b(?:would|will|could|is|does it take to|to"
+    r"|might|can) (?:kill|be (?:fatal|lethal|deadly)|fatal|lethal|deadly|die|end it|stop (?:a|my|your|the) heart|od\b"
+    r"|overdose)",
+    r"\b(?:would|will|could|is|are) [^.?!\n]{0,40}?\b(?:enough to kill me|kill me|be fatal for me|finish me off"
+    r"|enough to die)\b",
+    r"\b(?:which|what) (?:bridge|building|floor|storey|story|height|cliff|tower|car park|multi storey|balcony)\b"
+    r"[^.?!\n]{0,40}?\b(?:high enough|tall enough|enough to (?:die|kill)|to (?:die|jump from|jump off)|would kill"
+    r"|kill (?:me|you|someone)|fatal)\b|\bhow (?:high|tall|many (?:floors|storeys|stories))\b[^.?!\n]{0,40}?\b"
+    r"(?:to (?:die|kill|not survive|be fatal)|would kill|kill (?:me|you|someone)|is fatal|be fatal|enough to die)\b",
+    r"\bhow (?:would|could|do|does|can|might|should|to) (?:i |you |one |someone |somebody |a person "
+    r"|people |my character "
+    r"|the character |a character |he |she |they )?(?:overdose|od|kill (?:my|your|him|her|them|one)sel(?:f|ves)"
+    r"|end (?:my|your|his|her|their) (?:own )?life|hang (?:my|your|him|her|them)sel(?:f|ves))\b"
+    r"(?! (?:by accident|accidentally|on (?:vitamins|water|caffeine|sugar|carrots)))",
+    r"\b(?:does|would|will|is) (?:it )?(?:hurt|painful) (?:to )?(?:die|drown|hang|bleed out|overdose|od|jump)\b"
+    r"|\b(?:does|would|will) (?:overdosing|an overdose|drowning|hanging|bleeding out|jumping)\b (?:\w+ )?(?:hurt"
+    r"|be painful)\b",
     r"\bhow high (?:do i|would i|should i|to) (?:need to )?jump\b",
     # Chinese
     r"(?:怎么|怎样|如何|怎么样|用什么方法|有什么办法|什么方法)(?:才能|可以|能)?(?:自杀|自尽|轻生|自残|割腕|上吊|跳楼"
@@ -124,6 +163,12 @@ _SELF_HARM = _compile(
     r"多少[^。？！?!,，]{0,8}(?:致死|致命|会死|能死|死人)",
     r"致死(?:剂)?量|致命(?:剂)?量|致死剂量|致命剂量",
     r"(?:割腕|割)(?:多深|哪里)|跳(?:几楼|多高)|几楼(?:跳下去)?(?:会|能|才能)死",
+    r"(?:几楼|多高|多少层|哪座桥|哪个桥|哪栋楼|哪个楼|几层楼)[^。？！?!,，]{0,10}(?:会|能|才能|就能|一定|必|肯定)[^。？！?!,，]{0,2}"
+    r"(?:死|摔死|没命|致命)|(?:什么|哪种|哪些)药[^。？！?!,，]{0,6}(?:能|会|可以)[^。？！?!,，]{0,4}(?:死|致死|一睡不醒|让人睡过去)",
+    r"(?:怎么|怎样|如何|用什么|哪种)(?:方式|方法|办法)?(?:才能)?(?:自杀|了结自己|死|去死|结束生命)[^。？！?!,，]{0,2}"
+    r"(?:最|才|会|比较|更|能)?(?:不痛|不疼|不痛苦|快|简单|没有痛苦|舒服|不难受)|(?:哪种|什么|哪个)死法",
+    r"(?:吃|吞|喝|打)(?:多少|几)[^。？！?!,，]{0,8}(?:会|能|就会|才会|可以|才能)[^。？！?!,，]{0,2}(?:死|致死|没命|醒不过来|一睡不醒)",
+    r"(?:上吊|割腕|跳楼|烧炭|溺水|服毒)[^。？！?!,，]{0,3}(?:疼不疼|痛不痛|痛苦吗|难受吗|会不会很痛)",
 )
 _INJECTION = _compile(
     r"\b(?:ignore|disregard|forget|override|bypass|skip|drop|abandon)\s+(?:all\s+|any\s+|the\s+|of\s+|every\s+)*"

@@ -131,8 +131,9 @@ _AGE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
      "en_dependent_is"),
     # "my dad is 80", "my wife is 38": an adult relative's age, in years
     (re.compile(r"\b(?:dad|mum|mom|father|mother|husband|wife|partner|grandma|grandpa|grandmother|grandfather|nan|nana"
-                r"|gran|granny|grandad|granddad)"
-                r"(?:s\s+|\s+(?:is|was|turned|just turned)\s+)(?:only |just |almost |nearly |about |now )?(\d{1,3})\b"
+                r"|gran|granny|grandad|granddad|aunt|auntie|aunty|uncle|neighbour|neighbor|patient|brother|sister)"
+                r"(?:s\s+|\s+(?:is|was|turned|just turned|aged|age)\s+|\s*,\s*|\s*\(\s*)"
+                r"(?:only |just |almost |nearly |about |now )?(\d{1,3})\b"
                 r"(?!\s*(?:weeks?|wks?|days?|months?|mos?|kgs?|kilos?|lbs?|pounds|stone|%|cm|mm|ft|feet|hours?|mins?"
                 r"|minutes|times|x\b|/|:|\.\d))"), "en_family_is"),
     # "34yo", "34 y/o", "34 y.o."
@@ -143,7 +144,7 @@ _AGE_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # "aged 34", "age: 34", "age 8 months"
     (re.compile(rf"\b(?:aged?|age:)\s*(\d{{1,3}}(?:\.\d+)?)\s*(?:{_EN_UNIT})?"), "en_aged"),
     # "34M", "34 female"
-    (re.compile(r"(?:^|[\s,(])(\d{1,3})\s*(?:m|f|male|female)\b(?!\s*(?:ago|in|of))"), "en_sex_age"),
+    (re.compile(r"(?:^|[\s,(])(\d{1,3})\s*,?\s*(?:m|f|male|female)\b(?!\s*(?:ago|in|of))"), "en_sex_age"),
     # Chinese: "45岁", "3岁半", "今年45"
     (re.compile(rf"{_ZH_NUM}\s*(?:周)?岁(半)?"), "zh_sui"),
     (re.compile(rf"今年\s*{_ZH_NUM}(?!\s*(?:年|月|天|号|斤|公斤|次|周))"), "zh_this_year"),

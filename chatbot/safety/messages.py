@@ -16,7 +16,7 @@ from chatbot.safety.rulebook import DEFAULT_LOCALES_PATH, Locale, LocaleTable, l
 from chatbot.safety.screen import ScreenResult
 
 TEXTS_PATH = Path(__file__).with_name("texts") / "messages.yaml"
-_POISON_HINTS = ("poison", "overdose", "ingest", "caustic", "battery", "chemical")
+_POISON_HINTS = ("poison", "overdose", "ingest", "caustic", "battery", "chemical", "medicine", "dose")
 
 
 @lru_cache(maxsize=1)
@@ -37,15 +37,21 @@ def escalation_message(result: ScreenResult, lang: str, locale: str, locales: Lo
     text, place = _texts()[lang], (locales or _default_locales()).get(locale)
     values = _values(place, lang)
     hits = result.hits_in(lang) if result.fired else result.hits
+    poison = bool(place.poison) and any(hint in h.id for h in hits for hint in _POISON_HINTS)
     if result.crisis:
-        return _crisis(text, place, values, [h.message for h in hits])
+        # A crisis is always emergency level: the crisis text names the emergency number first, then the crisis line;
+        # when something may already have been swallowed, the poison service is named too.
+        lines = _crisis(text, place, values, [h.message for h in hits]).split("\n")
+        if poison:
+            lines.append(text["poison_line"].format(**values))
+        return "\n".join(_dedupe(lines))
     lines = [h.message for h in hits]
     if result.level == TriageLevel.emergency:
         lines = [text["emergency_call"].format(**values), *lines, text["emergency_wait"]]
     else:
         service = text["urgent_service"] if place.urgent else text["urgent_no_service"]
         lines = [text["urgent"], *lines, service.format(**values), text["urgent_worse"].format(**values)]
-    if place.poison and any(hint in h.id for h in hits for hint in _POISON_HINTS):
+    if poison:
         lines.append(text["poison_line"].format(**values))
     return "\n".join(_dedupe(lines))
 

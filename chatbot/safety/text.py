@@ -56,6 +56,34 @@ _PSEUDO = re.compile(
     r"|有没有|不知道|不清楚|不确定|不舒服|不太舒服|不停|不断|不止|止不住|不住|不行|不得了|受不了|不了|不见好|没用|没办法"
     r"|不管用|没效果|不记得|睡不着|吃不下|从来没有?(?:这么|这样|如此)|以前从来没"
 )
+# Care-seeking and reassurance phrases: their negation is about the doctor, ambulance or worry, never about the
+# symptom that follows ("tell me I don't need a doctor for this crushing chest pain", "不用去医院，胸口压着疼",
+# "no need to worry about his slurred speech"). Masked like pseudo-negations so the cue cannot spread.
+_CARE_WORD = (
+    r"(?:doctors?|docs?|gp|gps|physician|nurse|ambulances?|paramedics?|hospital|a ?& ?e|a and e|er|ed|emergency"
+    r"(?: room| department| services| number| line| care)?|urgent care|walk in(?: centre| center| clinic)?|clinic"
+    r"|111|999|911|112|000|medical (?:help|attention|care|advice)|professional help|help|treatment|anyone|someone"
+    r"|an? appointment|(?:be|get|getting|being) (?:seen|checked)|worr(?:y|ied|ying)|panic(?:king)?|fuss"
+    r"|alarmed|scared|concerned)"
+)
+_CARE_FILLER = (
+    r"(?:really|actually|even|honestly|think|believe|feel|feel like|need|needs|needed|want|wants|wanted|wanna|have"
+    r"|has|had|got|going|gonna|plan|planning|intend|bother|bothering|like|call|calling|ring|ringing|phone"
+    r"|phoning|see|seeing|go|get|getting|visit|visiting|wait|waiting|waste|wasting|attend|be|rush|rushing|drive"
+    r"|driving|take|taking|book|booking|make|me|us|him|her|them|i|we|he|she|they|you|should|must|to|it|this|worth"
+    r"|about|into|in|at|up|tell|say|send|for|an|a|the|my|our|his|any|point|reason|necessary|required|ask|asking"
+    r"|tell me|there|is|its|need to|a need|the need)"
+)
+_CARE_NEG = re.compile(
+    r"\b(?:dont|do not|doesnt|does not|didnt|did not|no|not|never|wont|will not|without|isnt|arent|shouldnt|nor"
+    rf"|unnecessary|no need)(?: {_CARE_FILLER}){{0,6}}? {_CARE_WORD}\b"
+    r"|\bnot (?:an emergency|a big deal|anything serious|that serious|urgent|worth (?:worrying|bothering|a fuss))\b"
+    r"|(?:不用|不需要|不需|不必|无需|无须|没必要|没有必要|用不着|用不了|犯不着|不值得|不是什么大)(?:再|马上|立刻|专门|特地|特意)?"
+    r"(?:去|上|跑|看|叫|打|找|喊|麻烦|惊动|担心|紧张|害怕|急|慌)?(?:一趟|一下)?"
+    r"(?:医院|急诊|医生|大夫|救护车|120|999|110|看病|就医|就诊|门诊|诊所|电话|担心|紧张|害怕|着急|小题大做|大惊小怪|事)?"
+    r"|(?:别|不要)(?:叫|打|去|送|上)(?:救护车|120|医院|急诊)"
+)
+
 # Hypothetical or past framing before a match ("signs of a stroke", "history of", "years ago").
 _HYPO_PRE = re.compile(
     r"\b(?:signs? of|symptoms? of|warning signs?|risk of|risks of|chances? of|history of|used to have|in case of"
@@ -68,13 +96,17 @@ _HYPO_PRE = re.compile(
     r"|what (?:happens|would happen|will happen|could happen) (?:if|when)|is it (?:dangerous|bad|safe|ok|okay) to"
     r"|how (?:much|many) (?:is|are|counts as) too"
     r"|i (?:thought|was worried|was scared|was afraid|feared) (?:that )?(?:i|he|she|it|my \w+) (?:was|had|might))\b"
+    r"|\bhow (?:do|can|should|could) (?:i|we|you|parents|teachers) (?:best )?(?:support|talk to"
+    r"|reach out to|approach|be there for)\b"
     r"|(?:几|\d+|[一二两三四五六七八九十]+)年前|小时候|怎么预防|如何预防|预防|万一|假如|如果|要是|以为"
+    r"|(?:怎么|如何|怎样)(?:去)?(?:支持|陪伴|劝|安慰|开导|识别|发现|判断|察觉)|预警|警示"
 )
 _NEG_POST = re.compile(
     r"^\s*(?:is |are |has |have |had )?(?:now |all )?(?:free|gone|resolved|settled|ruled out|cleared up|better now"
     r"|years ago|when i was (?:a kid|a child|little|young))\b"
     r"|^\s*(?:已经)?(?:好了|好多了|消失了|缓解了|止住了)"
     r"|^\s*(?:的症状(?:有哪些|是什么|有什么)|有哪些症状|有什么症状|的表现(?:有哪些|是什么)|是什么病|是什么意思)"
+    r"|^\s*(?:的)?(?:预警信号|警示信号|危险信号|早期信号|征兆|迹象|前兆|信号)(?:有哪些|是什么|有什么)?"
     r"|^\s*(?:是)?(?:几|\d+|[一二两三四五六七八九十]+)年前"
 )
 
@@ -132,7 +164,7 @@ class Scoped:
         for m in _BOUNDARY.finditer(norm):
             scoped.clause_starts.append(m.end())
             scoped.clause_ends.append(m.start())
-        masked = _mask(norm, _PSEUDO)
+        masked = _mask(_mask(norm, _CARE_NEG), _PSEUDO)
         cues = [(m.start(), m.end()) for m in _NEG_PRE.finditer(masked)]
         cues += [(m.start(), m.end()) for m in _HYPO_PRE.finditer(masked)]
         cues.sort(key=lambda c: c[1])

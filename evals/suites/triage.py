@@ -1,10 +1,11 @@
-"""Triage accuracy of the red-flag rules alone, the model alone and the combination, from one run per case.
+"""Triage accuracy of the deterministic layer alone, the model alone and the combination, from one run per case.
 
-Each case runs through ``Engine.triage_only`` (screen -> retrieve -> schema-constrained model triage), which
-reports ``rules_level`` (None when no rule fired), ``model_level`` (None when the model was not run or failed) and
-the final ``level`` = max(rules, model). Scoring:
+Each case runs through ``Engine.triage_only`` (screen and care floors -> retrieve -> model triage), which
+reports ``rules_level`` (red flags; None when no rule fired), ``floor_level`` (care floors; None when none held),
+``model_level`` (None when the model was not run or failed) and the final ``level`` = max of the three. Scoring:
 
-- rules alone: no rule fired counts as ``routine`` (the engine's own fallback when it has nothing else);
+- rules alone ("rules"): the deterministic layer, max(red-flag rules, care floors); nothing fired counts as
+  ``routine`` (the engine's own fallback when it has nothing else);
 - model alone: a failed/unparseable model answer counts as ``failed`` (wrong, neither under- nor over-triage);
 - combined: the level the patient is shown.
 
@@ -38,7 +39,8 @@ def run(ctx: RunContext) -> SuiteResult:
     settings = ctx.settings()
     engine = ctx.engine(settings, with_llm=use_model)
     result.notes.append(
-        "rules alone: a case where no rule fired counts as 'routine'; model alone: a failed answer counts as wrong"
+        "rules alone (red-flag rules and care floors): a case where nothing fired counts as 'routine'; "
+        "model alone: a failed answer counts as wrong"
     )
     if not use_model:
         result.notes.append("--rules-only: the model was not run; 'combined' is the rules' level with the fallback")
@@ -85,6 +87,7 @@ def _run_case(engine: Any, case: TriageCase, use_model: bool) -> dict[str, Any]:
     return {
         "id": case.id,
         "language": case.language,
+        "style": case.style,
         "gold": case.gold.label,
         "used_model": use_model,
         "rules_raw": rules,
@@ -153,16 +156,19 @@ _HEADLINE = ("accuracy", "emergency_recall", "emergency_at_least_urgent", "under
 
 
 def _by_language(result: SuiteResult, name: str, cases: list[dict], use_model: bool) -> None:
-    """Per-language figures when a dataset mixes languages (our own vignettes: English and Chinese)."""
-    groups: dict[str, list[dict]] = defaultdict(list)
-    for case in cases:
-        groups[case["language"]].append(case)
-    if len(groups) < 2:
-        return
-    for language, group in sorted(groups.items()):
-        for predictor in _predictors(use_model):
-            summary = triage_summary([c[predictor] for c in group], [c["band"] for c in group])
-            result.add_metrics(f"{name}-{language}.{predictor}", {k: summary[k] for k in _HEADLINE})
+    """Per-language figures when a dataset mixes languages (English and Chinese), and per writing style when it
+    records one (the vignette bank: lay, clinical, messy)."""
+    for key in ("language", "style"):
+        groups: dict[str, list[dict]] = defaultdict(list)
+        for case in cases:
+            if case.get(key):
+                groups[case[key]].append(case)
+        if len(groups) < 2:
+            continue
+        for value, group in sorted(groups.items()):
+            for predictor in _predictors(use_model):
+                summary = triage_summary([c[predictor] for c in group], [c["band"] for c in group])
+                result.add_metrics(f"{name}-{value}.{predictor}", {k: summary[k] for k in _HEADLINE})
 
 
 def _confusion_tables(name: str, labels: tuple[str, ...], matrices: dict[str, list[list[int]]]) -> list:
