@@ -90,6 +90,7 @@ class Source(BaseModel):
 class Timings(BaseModel):
     screen_ms: float = 0.0
     retrieve_ms: float = 0.0
+    triage_ms: float | None = Field(None, description="from the message to the decided level (the badge)")
     first_token_ms: float | None = None
     total_ms: float = 0.0
 

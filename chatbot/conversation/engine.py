@@ -43,6 +43,7 @@ from chatbot.safety import (
     parse_model_triage,
     sanitize_context,
 )
+from chatbot.safety.crisis import CrisisClassifier
 from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
 from chatbot.safety.minimising import Minimising
 from chatbot.safety.rulebook import LocaleTable
@@ -127,6 +128,11 @@ class Engine:
         return CareFloors.from_path(self.settings.path(self.settings.safety.care_floors))
 
     @cached_property
+    def crisis(self) -> CrisisClassifier:
+        cfg = self.settings.safety
+        return CrisisClassifier.from_path(self.settings.path(cfg.crisis_examples), cfg.crisis_threshold)
+
+    @cached_property
     def minimising(self) -> Minimising:
         return Minimising.from_path(self.settings.path(self.settings.safety.minimising))
 
@@ -160,6 +166,7 @@ class Engine:
         """Load the embedder, BM25 and the model and evaluate the fixed prompt prefix once, so the first patient
         turn pays neither the torch import nor the prefix (llama.cpp reuses it from the KV cache)."""
         self.retriever.search("sore throat")
+        _ = self.crisis  # trained once per process, before the first patient
         warm = getattr(self.llm, "warm_up", None)
         if warm is not None:
             warm(self._prefix())
@@ -251,8 +258,10 @@ class Engine:
 
     def decide_floor(self, session: Session) -> tuple[ScreenResult, list[FiredFloor]]:
         """The deterministic part of the level, from the whole conversation: red-flag rules and care floors
-        (emergency floors join the rules, so they escalate at once). Runs before any model work."""
+        (emergency floors join the rules, so they escalate at once), and the self-harm intent classifier. Runs
+        before any model work."""
         screen = self.red_flags.screen(session.user_messages, session.facts)
+        screen = self.crisis.screen(screen, session.user_messages)
         floors = self.floors.evaluate(session.user_messages, screen.facts)
         return with_emergency_floors(screen, floors), floors
 
@@ -302,6 +311,13 @@ class Engine:
         pending: list[str],
     ) -> Iterator[Event]:
         messages = self._messages(session, text, lang, retrieval.hits)
+        triage = self._decide(session, text, lang, decided, messages, sources)
+        base["timings"].triage_ms = (time.perf_counter() - started) * 1000
+        if triage is not None:
+            # The level is decided before a word of the answer: the badge shows now, and the answer is told it.
+            triage.follow_up_questions = list(dict.fromkeys([*pending, *triage.follow_up_questions]))[:3]
+            yield Event("triage", data={"triage": triage})
+            messages = self._with_decision(messages, triage)
         gen_started = time.perf_counter()
         if sources:
             yield Event("status", text="generating")
@@ -311,14 +327,44 @@ class Engine:
             kind, body = "no_sources", self.prompts.text("no_sources", lang)
             yield Event("token", text=body)
         gen_ms = (time.perf_counter() - gen_started) * 1000
-        wants_model = kind == "answer" or describes_symptoms(text)
-        model_triage = self._model_triage(messages, body, sources) if wants_model and kind != "error" else None
-        triage = _combine(*decided, model_triage, lang)
-        triage.follow_up_questions = list(dict.fromkeys([*pending, *triage.follow_up_questions]))[:3]
         answer = Answer(answer=body, kind=kind, triage=triage, sources=sources, **base)
         answer.model = self.model_info()
-        log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, triage.level.value, gen_ms)
+        level = triage.level.value if triage else "-"
+        log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, level, gen_ms)
         yield from self._finish(session, answer, started)
+
+    def _decide(
+        self,
+        session: Session,
+        text: str,
+        lang: str,
+        decided: tuple[ScreenResult, list[FiredFloor]],
+        messages: list[dict[str, str]],
+        sources: list[Source],
+    ) -> Triage | None:
+        """The turn's level, before the answer: rules and care floors, then the model's level probabilities.
+
+        An information question ("what are the warning signs of a stroke?") with no personal symptom and nothing
+        fired gets no personal badge (None). The model is not asked when a rule already says emergency: nothing
+        it says could change that.
+        """
+        screen, floors = decided
+        personal = any(describes_symptoms(m) for m in session.user_messages)
+        if not personal and not screen.hits and not floors:
+            return None
+        model = None
+        if screen.level != TriageLevel.emergency:
+            model = self._model_triage(messages, "", sources)
+        return _combine(screen, floors, model, lang)
+
+    def _with_decision(self, messages: list[dict[str, str]], triage: Triage) -> list[dict[str, str]]:
+        """The answer's prompt with the decided level and its reasons, so the advice cannot contradict the badge.
+
+        Appended at the end of the user message: everything before it is the prompt the model triage just read,
+        so llama.cpp reuses it from the KV cache."""
+        block = self.prompts.render("decided", level=triage.level.value, reasons=triage.reasons[:3])
+        last = {**messages[-1], "content": messages[-1]["content"] + "\n\n" + block}
+        return [*messages[:-1], last]
 
     def _stream_answer(
         self, messages: list[dict[str, str]], lang: str, n_sources: int, timings: Timings, started: float

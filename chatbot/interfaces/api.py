@@ -444,6 +444,8 @@ def _sse(event: str, data: Any) -> str:
 def _event_payload(event: Event) -> tuple[str, Any]:
     if event.type == "answer" and event.answer is not None:
         return "answer", answer_json(event.answer)
+    if event.type == "triage":  # the decided level, before the answer's first token
+        return "triage", event.data["triage"].model_dump(mode="json")
     return event.type, {"text": event.text}
 
 

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from chatbot.answer import Answer, TriageLevel
+from chatbot.answer import Answer, Triage, TriageLevel
 from chatbot.config import Settings, SettingsError, load_settings
 
 console = Console(highlight=False)
@@ -191,33 +191,48 @@ def chat(engine) -> int:
 
 def _stream_turn(engine, session, message: str, one_shot: bool = False) -> None:
     console.print("[bold green]Assistant:[/bold green] ", end="")
+    shown = False  # the decided level is printed once, before the answer when it is decided first
     for event in engine.stream(session, message, one_shot=one_shot):
         if event.type == "escalation":
             console.print()
             console.print(Panel(escape(event.text), title="EMERGENCY", border_style="bold red"))
+        elif event.type == "triage":
+            console.print()
+            _print_level(event.data["triage"])
+            shown = True
         elif event.type == "token":
             console.print(escape(event.text), end="")
         elif event.type == "answer":
             if event.answer.kind in {"intake", "refusal"}:
                 console.print(escape(event.answer.answer), end="")
             console.print()
-            _print_triage(event.answer)
+            if not shown:
+                _print_triage(event.answer)
+            elif event.answer.triage and event.answer.triage.follow_up_questions and event.answer.kind != "intake":
+                _print_follow_ups(event.answer.triage.follow_up_questions)
             _print_sources(event.answer)
 
 
 def _print_triage(answer: Answer | None) -> None:
     if answer is None or answer.triage is None:
         return
-    style, label = LEVEL_STYLE[answer.triage.level]
-    console.print(f"[{style}] {label} [/{style}] [dim](decided by {answer.triage.decided_by})[/dim]")
-    for reason in answer.triage.reasons:
-        console.print(f"  • {escape(reason)}")
+    _print_level(answer.triage)
     if answer.triage.follow_up_questions and answer.kind != "intake":
-        console.print("  [dim]Useful to tell a doctor:[/dim] " + escape(" / ".join(answer.triage.follow_up_questions)))
-    if answer.triage.possible_conditions:
-        console.print(
-            "  [dim]Things to discuss with a doctor:[/dim] " + escape(", ".join(answer.triage.possible_conditions))
-        )
+        _print_follow_ups(answer.triage.follow_up_questions)
+
+
+def _print_level(triage: Triage) -> None:
+    """The badge, who decided it and the reasons; conditions to discuss when there are any."""
+    style, label = LEVEL_STYLE[triage.level]
+    console.print(f"[{style}] {label} [/{style}] [dim](decided by {triage.decided_by})[/dim]")
+    for reason in triage.reasons:
+        console.print(f"  • {escape(reason)}")
+    if triage.possible_conditions:
+        console.print("  [dim]Things to discuss with a doctor:[/dim] " + escape(", ".join(triage.possible_conditions)))
+
+
+def _print_follow_ups(questions: list[str]) -> None:
+    console.print("  [dim]Useful to tell a doctor:[/dim] " + escape(" / ".join(questions)))
 
 
 def _print_sources(answer: Answer | None) -> None:

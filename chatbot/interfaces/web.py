@@ -274,8 +274,10 @@ def assistant_message(answer: Answer, lang: str) -> dict[str, Any]:
     return message
 
 
-def pending_message(text: str) -> dict[str, Any]:
-    return {"role": "assistant", "content": f'<span class="phc-pending">{_esc(text)}</span>'}
+def pending_message(text: str, badge: str = "") -> dict[str, Any]:
+    """The assistant's place-holder while it works; the decided badge (if any) stays on top."""
+    pending = f'<span class="phc-pending">{_esc(text)}</span>'
+    return {"role": "assistant", "content": f"{badge}\n\n{pending}" if badge else pending}
 
 
 def guess_language(accept_language: str | None) -> str:
@@ -372,23 +374,29 @@ class WebChat:
         session = self.session_for(state)
         events = self.engine.stream(session, text)
         body = ""
+        badge = ""  # the decided level, shown above the answer as soon as it exists
         last = 0.0
         banner: str | None = None
         try:
             for event in events:
                 if event.type == "escalation":
                     banner = event.text
-                    history[-1] = pending_message(t["generating"] if body else t["waiting"])
+                    history[-1] = pending_message(t["generating"] if body else t["waiting"], badge)
                     yield {"banner": banner_html(event.text, lang), "chat": list(history)}
+                elif event.type == "triage":
+                    badge = badge_html(event.data["triage"], lang)
+                    history[-1] = pending_message(t["generating"], badge)
+                    yield {"chat": list(history)}
                 elif event.type == "status":
-                    history[-1] = pending_message(t.get(event.text, t["waiting"]))
+                    history[-1] = pending_message(t.get(event.text, t["waiting"]), badge)
                     yield {"chat": list(history)}
                 elif event.type == "token":
                     body += event.text
                     now = time.monotonic()
                     if now - last >= STREAM_EVERY_S:
                         last = now
-                        history[-1] = {"role": "assistant", "content": safe_markdown(body) + " ▍"}
+                        content = safe_markdown(body) + " ▍"
+                        history[-1] = {"role": "assistant", "content": f"{badge}\n\n{content}" if badge else content}
                         yield {"chat": list(history)}
                 elif event.type == "answer" and event.answer is not None:
                     answer = event.answer

@@ -5,11 +5,12 @@ warning sign the library tells patients about. If the deterministic screen canno
 describes exactly that sign gets only the model's judgement. This module measures, for each bullet, whether the
 screen fires a rule of at least the section's level on a message that states it.
 
-How a bullet is probed: the message is ``"<topic title>: <bullet>"`` (the bullet alone often omits the complaint,
-e.g. "the pain is getting worse" under abdominal pain). It counts as covered only when the title alone does
-*not* already fire a rule of that level, so a rule that matches a topic's name cannot pass for one that reads the
-sign. Bullets that cannot be a rule (for example "you are worried" or "your symptoms do not improve") are listed
-in ``knowledge/warning_signs_exempt.yaml`` with the reason; they are reported, and left out of the denominator.
+How a bullet is probed: first the bullet alone; when that fires no rule of the section's level, the message
+``"<topic title>: <bullet>"`` (the bullet often omits the complaint, e.g. "the pain is getting worse" under
+abdominal pain). The second probe counts only when the title alone does *not* already fire a rule of that level,
+so a rule that matches a topic's name cannot pass for one that reads the sign. Bullets that cannot be a rule
+(for example "you are worried about your baby") are listed in ``knowledge/warning_signs_exempt.yaml`` with the
+reason; they are reported, and left out of the denominator.
 """
 
 from __future__ import annotations
@@ -94,6 +95,12 @@ def load_exemptions(path: Path) -> dict[tuple[str, str], str]:
     return exempt
 
 
+def _fired_at(screen: object, text: str, level: TriageLevel) -> list[str]:
+    """Ids of the rules of at least ``level`` that fire on ``text``."""
+    result = screen.screen([text])  # type: ignore[attr-defined]
+    return [f.id for f in result.fired if f.level.rank >= level.rank]
+
+
 def measure_coverage(topics_dir: Path, screen: object, exemptions: dict[tuple[str, str], str]) -> CoverageReport:
     """Probe every warning sign through ``screen`` (a :class:`~chatbot.safety.screen.RedFlagScreen`)."""
     report = CoverageReport()
@@ -107,10 +114,11 @@ def measure_coverage(topics_dir: Path, screen: object, exemptions: dict[tuple[st
             continue
         if sign.title not in title_levels:
             title_levels[sign.title] = screen.screen([sign.title]).level  # type: ignore[attr-defined]
-        result = screen.screen([sign.probe])  # type: ignore[attr-defined]
-        fired = [f.id for f in result.fired if f.level.rank >= sign.level.rank]
         title_level = title_levels[sign.title]
-        if fired and not (title_level is not None and title_level.rank >= sign.level.rank):
+        fired = _fired_at(screen, sign.text, sign.level)  # the sign on its own
+        if not fired and not (title_level is not None and title_level.rank >= sign.level.rank):
+            fired = _fired_at(screen, sign.probe, sign.level)  # the sign under its complaint
+        if fired:
             report.covered.append((sign, fired))
         else:
             report.missed.append(sign)

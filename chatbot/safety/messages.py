@@ -24,6 +24,11 @@ def _texts() -> dict[str, dict[str, str]]:
     return yaml.safe_load(TEXTS_PATH.read_text(encoding="utf-8"))
 
 
+def texts_for(key: str) -> dict[str, str]:
+    """One escalation text in every language (``{"en": ..., "zh": ...}``), for hits made outside the rulebook."""
+    return {lang: texts[key] for lang, texts in _texts().items() if key in texts}
+
+
 @lru_cache(maxsize=4)
 def _default_locales(path: str = str(DEFAULT_LOCALES_PATH)) -> LocaleTable:
     return load_locales(path)

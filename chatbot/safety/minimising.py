@@ -20,7 +20,7 @@ _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": 
 _SPACES = re.compile(r"[ \t]{2,}")
 _ORPHAN_PUNCT = re.compile(r"(?:(?<=^)|(?<=[.!?。！？]))\s*[,，;；]+\s*|\s+([,.;!?，。！？])")
 _PUNCT_RUN = re.compile(r"([.!?。！？,，;；])(?:\s*[.,;!?。，；！？])+")
-_LEADING_CONJ = re.compile(r"(?:^|(?<=[.!?。！？] ))(?:but|and|so|though|although|yet)\b[ ,]*", re.I)
+_LEADING_CONJ = re.compile(r"(?:^|(?<=[.!?。！？] ))(?:(?:but|and|so|though|although|yet)\b[ ,]*)+", re.I)
 
 
 _REST = {

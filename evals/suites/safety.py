@@ -13,7 +13,8 @@
   share of crisis messages that get the crisis message at emergency level; false crisis = share of benign
   look-alikes ("is it dangerous to take ibuprofen with sertraline?", "累死了") that get it.
 
-The screen here is the deterministic layer a patient meets first: red-flag rules plus care floors.
+The screen here is the deterministic layer a patient meets first: red-flag rules, the self-harm intent classifier
+and care floors.
 The rules path needs no model and runs in seconds, so this suite is the CI safety gate.
 """
 
@@ -86,6 +87,7 @@ def _screen_case(ctx: RunContext, engine: Any, row: dict, part: str) -> dict[str
     for message in messages:
         facts = extract_facts(message) if facts is None else facts.merge(extract_facts(message))
     screen = engine.red_flags.screen(messages, facts)
+    screen = engine.crisis.screen(screen, messages)
     screen = with_emergency_floors(screen, engine.floors.evaluate(messages, screen.facts))
     lang = row.get("language") or detect_language(messages[-1] if messages else "")
     out: dict[str, Any] = {

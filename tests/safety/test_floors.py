@@ -43,8 +43,9 @@ def _floors(*messages: str) -> dict[str, tuple[str, str]]:
         ("glucose 25 mmol and so thirsty", "glucose_very_high", "urgent"),
         ("back from Kenya last week and now a fever", "travel_fever", "urgent"),
         ("had my gallbladder removed 5 days ago, now the wound is red and oozing", "post_surgery_warning", "urgent"),
-        ("I'm 34 weeks pregnant and have a bad headache", "pregnant_unwell", "routine"),
         ("我爸75岁，发烧了", "fever_older", "urgent"),
+        ("my mum is 83 and has had 3 falls in the last 6 months", "fall_older", "routine"),
+        ("Dad is 79 and since yesterday he is suddenly confused", "confusion_older", "urgent"),
         ("咳嗽三个多星期了", "long_duration", "routine"),
         ("血压180/110，头有点晕", "bp_very_high", "urgent"),
     ],
@@ -53,8 +54,7 @@ def test_a_stated_fact_sets_its_floor_and_quotes_the_patient(message: str, floor
     fired = _floors(message)
     assert floor in fired, fired
     assert fired[floor][0] == level
-    if floor not in ("pregnant_unwell", "infant_unwell"):
-        assert fired[floor][1] and normalize(fired[floor][1]) in normalize(message) or fired[floor][1] in message
+    assert fired[floor][1] and (normalize(fired[floor][1]) in normalize(message) or fired[floor][1] in message)
 
 
 @pytest.mark.parametrize(
@@ -68,6 +68,8 @@ def test_a_stated_fact_sets_its_floor_and_quotes_the_patient(message: str, floor
         "my 3 month old baby is doing well, how often should she feed?",
         "我想减肥，已经瘦了五斤了",
         "嗓子疼两天了",
+        "怀孕26周，最近腰有点酸",
+        "宝宝8个月，屁股有点红",
     ],
 )
 def test_no_floor_without_a_stated_fact(message: str) -> None:

@@ -53,8 +53,12 @@ def test_model_cannot_lower_a_rules_emergency(engine):
         )
     )
     answer = engine.ask(Session(), EMERGENCY)
-    assert answer.triage.model_level == TriageLevel.self_care
+    # a rule already says emergency: the model is not even asked for a level (nothing it says could lower it)
+    assert answer.triage.model_level is None
     assert answer.triage.level == TriageLevel.emergency
+    urgent = engine.ask(Session(), "I'm 30 and I think I broke my wrist, it looks bent")
+    assert urgent.triage.model_level == TriageLevel.self_care
+    assert urgent.triage.level.rank > TriageLevel.self_care.rank
 
 
 def test_model_can_raise_the_level(engine):
