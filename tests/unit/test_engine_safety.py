@@ -39,8 +39,10 @@ def test_emergency_stands_in_every_reply_kind(engine, message):
     assert answer.escalation == events[0].text
 
 
-@pytest.mark.parametrize("message", ["肚子右下方疼了一天，越来越厉害，还发烧", "my tummy hurts low on the right side and it "
-                                     "started around my belly button, now I have a fever"])
+@pytest.mark.parametrize("message", [
+    "肚子右下方疼了一天，越来越厉害，还发烧",
+    "my tummy hurts low on the right side and it started around my belly button, now I have a fever",
+])
 def test_lower_right_belly_pain_in_everyday_words_fires_the_same_rule(engine, message):
     answer = engine.ask(Session(), message, one_shot=True)
     assert answer.triage is not None and answer.triage.rules_level is not None
