@@ -516,8 +516,11 @@ class Engine:
                     session.facts = session.facts.merge(extract_facts(text))
 
     def screen_only(self, message: str) -> ScreenResult:
+        """The deterministic escalation for one message: red-flag rules, the self-harm classifier and the
+        emergency-level care floors (what a patient would see before any model work)."""
         text = clean_message(message, self.settings.conversation.max_message_chars)
-        return self.red_flags.screen([text], extract_facts(text))
+        screen = self.crisis.screen(self.red_flags.screen([text], extract_facts(text)), [text])
+        return with_emergency_floors(screen, self.floors.evaluate([text], screen.facts))
 
     def _finish(self, session: Session, answer: Answer, started: float) -> Iterator[Event]:
         answer.timings.total_ms = (time.perf_counter() - started) * 1000

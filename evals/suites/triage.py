@@ -55,7 +55,7 @@ def run(ctx: RunContext) -> SuiteResult:
                 row = checkpoint.add(_run_case(engine, case, use_model))
             else:
                 reused += 1
-                updated = _redecide(engine, row)
+                updated = _redecide(engine, case, row)
                 if updated is not row:
                     row, redecided = checkpoint.replace(updated), redecided + 1
             cases.append({**row, "band": case.gold})
@@ -64,8 +64,9 @@ def run(ctx: RunContext) -> SuiteResult:
         if redecided:
             checkpoint.rewrite()
             result.notes.append(
-                f"{name}: {redecided} reused cases got a new model level from their recorded level probabilities "
-                "under the current triage thresholds (the decision is a pure function of them; reasons not redone)"
+                f"{name}: {redecided} reused cases were re-decided under the current red-flag rules, care floors "
+                "and triage thresholds (rules re-run; the model level from its recorded level probabilities, "
+                "which the model does not need to recompute)"
             )
         _score(ctx, result, dataset, cases, use_model)
     return result
@@ -104,21 +105,27 @@ def _run_case(engine: Any, case: TriageCase, use_model: bool) -> dict[str, Any]:
     }
 
 
-def _redecide(engine: Any, row: dict[str, Any]) -> dict[str, Any]:
-    """A reused case under the current thresholds; the same row when nothing changes or nothing was recorded."""
+def _redecide(engine: Any, case: TriageCase, row: dict[str, Any]) -> dict[str, Any]:
+    """A reused case under the current rules, care floors and thresholds; the same row when nothing changes.
+
+    The deterministic layer is re-run on the case's messages (milliseconds); the model's level is re-decided from
+    its recorded probabilities (a pure function of them and the thresholds), so the slow model is not re-run.
+    """
+    fresh = _run_case(engine, case, use_model=False)
+    rules = TriageLevel(fresh["red_flag_level"]) if fresh.get("red_flag_level") else None
+    floor = TriageLevel(fresh["floor_level"]) if fresh.get("floor_level") else None
+    model = row.get("model")
     choice = engine.level_choice() if row.get("used_model") and row.get("model_probabilities") else None
-    if choice is None:
-        return row
-    model = choice.decide(row["model_probabilities"])
-    if model == row.get("model"):
-        return row
-    rules = TriageLevel(row["red_flag_level"]) if row.get("red_flag_level") else None
-    floor = TriageLevel(row["floor_level"]) if row.get("floor_level") else None
-    if "red_flag_level" not in row:  # a case recorded before care floors: rules_raw was the red-flag level
-        rules = TriageLevel(row["rules_raw"]) if row.get("rules_raw") else None
-    final = TriageLevel.highest(TriageLevel(model), rules, floor)
-    return {**row, "model": model, "combined": final.value,
-            "decided_by": decided_by(rules, TriageLevel(model), floor)}
+    if choice is not None:
+        model = choice.decide(row["model_probabilities"])
+    model_level = TriageLevel(model) if model in LEVELS else None
+    final = TriageLevel.highest(model_level, rules, floor) or TriageLevel.routine
+    updated = {**row, "model": model, "combined": final.value,
+               "decided_by": decided_by(rules, model_level, floor)}
+    for key in ("rules_raw", "red_flag_level", "floor_level", "rules", "red_flags", "care_floors"):
+        updated[key] = fresh[key]
+    same = all(updated.get(k) == row.get(k) for k in ("model", "combined", "rules", "red_flags", "care_floors"))
+    return row if same else updated
 
 
 def _predictors(use_model: bool) -> tuple[str, ...]:
