@@ -91,10 +91,13 @@ def test_chat_stream_is_server_sent_events_ending_with_the_answer(client):
     events = _sse(response.text)
     names = [name for name, _ in events]
     assert "token" in names and names[-1] == "answer" and names.count("answer") == 1
-    assert set(names) <= {"escalation", "status", "token", "answer"}
+    assert set(names) <= {"escalation", "status", "triage", "token", "answer"}
     tokens = "".join(data["text"] for name, data in events if name == "token")
     final = Answer.model_validate(events[-1][1])
     assert tokens.strip() and final.sources
+    # the level is decided and sent before the first token of the answer, and it is the level the answer carries
+    assert names.index("triage") < names.index("token")
+    assert dict(events)["triage"]["level"] == final.triage.level.value
 
 
 def test_emergency_message_escalates_first_with_emergency_triage(client):
