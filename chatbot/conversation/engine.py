@@ -311,7 +311,7 @@ class Engine:
         pending: list[str],
     ) -> Iterator[Event]:
         messages = self._messages(session, text, lang, retrieval.hits)
-        triage = self._decide(session, text, lang, decided, messages, sources)
+        triage = self._decide(session, lang, decided, messages, sources)
         base["timings"].triage_ms = (time.perf_counter() - started) * 1000
         if triage is not None:
             # The level is decided before a word of the answer: the badge shows now, and the answer is told it.
@@ -336,7 +336,6 @@ class Engine:
     def _decide(
         self,
         session: Session,
-        text: str,
         lang: str,
         decided: tuple[ScreenResult, list[FiredFloor]],
         messages: list[dict[str, str]],
@@ -354,7 +353,7 @@ class Engine:
             return None
         model = None
         if screen.level != TriageLevel.emergency:
-            model = self._model_triage(messages, "", sources)
+            model = self._model_triage(messages, sources)
         return _combine(screen, floors, model, lang)
 
     def _with_decision(self, messages: list[dict[str, str]], triage: Triage) -> list[dict[str, str]]:
@@ -425,16 +424,14 @@ class Engine:
             {"role": "assistant", "content": self.prompts.render("example_answer")},
         ]
 
-    def _model_triage(self, messages: list[dict[str, str]], body: str, sources: list[Source]) -> ModelTriage | None:
-        """Ask for schema-constrained triage, continuing the answer's prompt so its KV cache is reused; retry once."""
+    def _model_triage(self, messages: list[dict[str, str]], sources: list[Source]) -> ModelTriage | None:
+        """Ask for schema-constrained triage on the answer's own prompt (the request is appended to its last message,
+        so the answer that follows reuses everything before it from llama.cpp's KV cache); retry once."""
         if not self.settings.conversation.model_triage:
             return None
         numbers = ", ".join(f"[{s.n}]" for s in sources)
         request = self.prompts.render("triage", passages=bool(sources), passage_numbers=numbers)
-        if body:  # continue the answer's conversation, so llama.cpp reuses the whole prompt from its KV cache
-            follow = [*messages, {"role": "assistant", "content": body}, {"role": "user", "content": request}]
-        else:
-            follow = [*messages[:-1], {"role": "user", "content": messages[-1]["content"] + "\n\n" + request}]
+        follow = [*messages[:-1], {"role": "user", "content": messages[-1]["content"] + "\n\n" + request}]
         deadline = time.monotonic() + self.settings.llm.triage_timeout_s
         # "level": the JSON's first field is all we read; the rest would be free text the model invents.
         max_tokens = _TRIAGE_LEVEL_TOKENS if self.settings.triage.model_writes == "level" else _TRIAGE_FULL_TOKENS
@@ -478,7 +475,7 @@ class Engine:
             run_model = use_model if use_model is not None else screen.level != TriageLevel.emergency
             model = None
             if run_model:
-                model = self._model_triage(self._messages(session, text, lang, retrieval.hits), "", sources)
+                model = self._model_triage(self._messages(session, text, lang, retrieval.hits), sources)
             triage = _combine(screen, floors, model, lang)
             timings = Timings(
                 screen_ms=screen.elapsed_ms,
