@@ -53,7 +53,7 @@ _PSEUDO = re.compile(
     r"|not myself|not herself|not himself|dont like|no matter what|cant remember|dont remember|not easing"
     r"|never (?:had|felt|experienced|been in|seen|known)(?: \w+){0,6}? (?:like (?:this|that|it)|this bad|so bad"
     r"|this severe|this painful|before))"
-    r"|有没有|不知道|不清楚|不确定|不舒服|不太舒服|不停|不断|不止|止不住|不住|不行|不得了|受不了|不了|不见好|没用|没办法"
+    r"|不小心|不留神|一不留神|没注意|没留意|没看住|没看好|没留神|有没有|不知道|不清楚|不确定|不舒服|不太舒服|不停|不断|不止|止不住|不住|不行|不得了|受不了|不了|不见好|没用|没办法"
     r"|不管用|没效果|不记得|睡不着|吃不下|从来没有?(?:这么|这样|如此)|以前从来没"
 )
 # Care-seeking and reassurance phrases: their negation is about the doctor, ambulance or worry, never about the

@@ -56,11 +56,15 @@ def test_resume_reuses_finished_cases(tmp_path, mini_corpus):
     assert main(args) == 0
     saved = out / "cases" / "triage-own.jsonl"
     rows = [json.loads(line) for line in saved.read_text().splitlines()]
-    rows[0]["combined"] = "emergency"  # a marker: a resumed run must take the saved row, not recompute it
+    rows[0]["seconds"] = 999.0  # a marker: a resumed run must take the saved row, not run the case again
+    rows[1]["combined"] = "self_care"  # a stale decision (rules alone never give self_care): re-decided
     saved.write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert main([*args, "--resume"]) == 0
     report = json.loads((out / "report.json").read_text())
-    assert report["suites"]["triage"]["details"]["own"][0]["combined"] == "emergency"
+    first, second = report["suites"]["triage"]["details"]["own"][:2]
+    assert first["seconds"] == 999.0
+    assert second["combined"] == second["rules"] != "self_care"
+    assert any("re-decided" in note for note in report["suites"]["triage"]["notes"])
 
 
 def test_resume_redecides_the_model_level_from_recorded_probabilities(tmp_path, mini_corpus):
@@ -78,7 +82,7 @@ def test_resume_redecides_the_model_level_from_recorded_probabilities(tmp_path, 
     first, second = report["suites"]["triage"]["details"]["own"][:2]
     assert first["model"] == "emergency" and first["combined"] == "emergency"
     assert second["model"] == "routine"  # no probabilities recorded: left as it was
-    assert any("new model level" in note for note in report["suites"]["triage"]["notes"])
+    assert any("re-decided" in note for note in report["suites"]["triage"]["notes"])
     assert saved.read_text().count("\n") == 2  # rewritten in place, one line per case
 
 
