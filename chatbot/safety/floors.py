@@ -93,8 +93,11 @@ _TEMP = re.compile(
     r"(?<![\d.])(\d{2,3}(?:\.\d{1,2})?)\s*(?:°\s*[cf]?|degrees?(?: ?[cf]\b| celsius| fahrenheit)?|度|c\b|f\b)"
     r"|(?:temp\w*|fever|体温|发烧|发热|烧到|高烧|低烧|烧了)\D{0,16}?(?<![\d.])(\d{2,3}(?:\.\d{1,2})?)(?![\d/])"
 )
-_GLUCOSE = re.compile(r"(?:\bsugars?\b|glucose|\bbgl?\b|\bbms?\b|\bcbg\b|血糖)\D{0,20}?(\d{1,3}(?:\.\d{1,2})?)"
-                      r"(?![\d/])\s*(mmol|mg)?")
+_GLUCOSE = re.compile(r"(?:\bsugars?\b|glucose|\bbgl?\b|\bbms?\b|\bcbg\b|\bhypos?\b|血糖)\D{0,20}?"
+                      r"(\d{1,3}(?:\.\d{1,2})?)(?![\d/])\s*(mmol|mg)?"
+                      r"|(?<![\d.])(\d{1,2}(?:\.\d{1,2})?)\s*(mmol)\s*/\s*l\b")  # "2.8 mmol/L" is a sugar reading
+_OTHER_LAB = re.compile(r"cholesterol|\bldl\b|\bhdl\b|triglyceride|potassium|sodium|creatinine|calcium|urea"
+                        r"|胆固醇|血脂|血钾|血钠")  # other blood tests also reported in mmol/L
 _SPO2 = re.compile(r"(?:spo2|sp02|\bsats?\b|saturations?|oxygen(?: level| sat\w*| reading)?|\bo2\b|pulse ox\w*"
                    r"|血氧(?:饱和度)?)\D{0,16}?(\d{2,3})(?![\d.])\s*%?")
 
@@ -119,7 +122,8 @@ def read_measurements(texts: Sequence[str]) -> Readings:
     for text in texts:
         bp += _blood_pressures(text)
         temps += [t for m in _TEMP.finditer(text) if (t := _temperature(m)) is not None]
-        sugars += [g for m in _GLUCOSE.finditer(text) if (g := _glucose(m)) is not None]
+        sugars += [g for m in _GLUCOSE.finditer(text)
+                   if not _OTHER_LAB.search(text[max(0, m.start() - 25): m.start()]) and (g := _glucose(m)) is not None]
         sats += [(int(m.group(1)), m.group(0)[:_QUOTE_MAX]) for m in _SPO2.finditer(text)
                  if 50 <= int(m.group(1)) <= 100]
     return Readings(
@@ -154,7 +158,7 @@ def _temperature(m: re.Match[str]) -> tuple[float, str] | None:
 
 
 def _glucose(m: re.Match[str]) -> tuple[float, str] | None:
-    value = float(m.group(1))
+    value = float(m.group(1) or m.group(3))
     if m.group(2) == "mg" or value > 40:
         value = round(value / 18.0, 1)
     if not 1.0 <= value <= 40.0:
