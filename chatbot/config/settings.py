@@ -123,6 +123,7 @@ class SafetySettings(_Section):
     locales: Path = Path("knowledge/locales.yaml")
     care_floors: Path = Path("knowledge/care_floors.yaml")
     minimising: Path = Path("knowledge/minimising.yaml")
+    consistency: Path = Path("knowledge/consistency.yaml")
     crisis_examples: Path = Path("knowledge/self_harm_examples.jsonl")
     crisis_threshold: float = Field(0.6, gt=0, lt=1, description="P(crisis) from the classifier that escalates")
 

@@ -43,6 +43,7 @@ from chatbot.safety import (
     parse_model_triage,
     sanitize_context,
 )
+from chatbot.safety.consistency import ConsistencyCheck
 from chatbot.safety.crisis import CrisisClassifier
 from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
 from chatbot.safety.minimising import Minimising
@@ -64,7 +65,8 @@ class InputError(ValueError):
 
 @dataclass
 class Event:
-    """One step of a streamed turn: ``escalation``, ``status``, ``token`` or the final ``answer``."""
+    """One step of a streamed turn: ``escalation``, ``status``, ``triage`` (the decided level, before the answer),
+    ``token``, ``replace`` (the streamed answer corrected to match the level) or the final ``answer``."""
 
     type: str
     text: str = ""
@@ -131,6 +133,11 @@ class Engine:
     def crisis(self) -> CrisisClassifier:
         cfg = self.settings.safety
         return CrisisClassifier.from_path(self.settings.path(cfg.crisis_examples), cfg.crisis_threshold)
+
+    @cached_property
+    def consistency(self) -> ConsistencyCheck:
+        path = self.settings.path(self.settings.safety.consistency)
+        return ConsistencyCheck.from_path(self.locales, self.locale, path)
 
     @cached_property
     def minimising(self) -> Minimising:
@@ -322,6 +329,13 @@ class Engine:
         if sources:
             yield Event("status", text="generating")
             kind, body = yield from self._stream_answer(messages, lang, len(sources), base["timings"], started)
+            if kind == "answer":
+                checked = self.consistency.check(body, triage.level if triage else None, lang)
+                if checked.changed:  # advice below the badge, or another country's services: replaced
+                    log.info("turn session=%s: %d sentence(s) replaced by the level's advice",
+                             session.safe_id, len(checked.removed))
+                    body = checked.text
+                    yield Event("replace", text=body)
         else:
             # Nothing relevant was retrieved: say so rather than let the model answer from its own memory.
             kind, body = "no_sources", self.prompts.text("no_sources", lang)

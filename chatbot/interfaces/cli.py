@@ -202,6 +202,9 @@ def _stream_turn(engine, session, message: str, one_shot: bool = False) -> None:
             shown = True
         elif event.type == "token":
             console.print(escape(event.text), end="")
+        elif event.type == "replace":  # the consistency check replaced advice that contradicted the level
+            console.print()
+            console.print(Panel(escape(event.text), title="Corrected to match the urgency", border_style="yellow"))
         elif event.type == "answer":
             if event.answer.kind in {"intake", "refusal"}:
                 console.print(escape(event.answer.answer), end="")

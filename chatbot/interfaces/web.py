@@ -390,6 +390,8 @@ class WebChat:
                 elif event.type == "status":
                     history[-1] = pending_message(t.get(event.text, t["waiting"]), badge)
                     yield {"chat": list(history)}
+                elif event.type == "replace":  # corrected to match the decided level
+                    body = event.text
                 elif event.type == "token":
                     body += event.text
                     now = time.monotonic()

@@ -73,3 +73,13 @@ def test_a_crisis_in_new_words_gets_the_crisis_message_at_emergency(engine):
                                    "Tonight feels like the right time.")
     assert answer.triage.level == TriageLevel.emergency
     assert answer.escalation and ("988" in answer.escalation or "911" in answer.escalation)
+
+
+def test_an_answer_below_the_emergency_is_corrected_before_it_is_final(engine):
+    """Under a rules emergency the fake model's stock answer says 'See a doctor if it gets worse': replaced."""
+    events = list(engine.stream(Session(), "I have crushing chest pain spreading to my left arm and I'm sweating"))
+    names = [e.type for e in events]
+    answer = events[-1].answer
+    assert answer.triage.level == TriageLevel.emergency
+    assert "replace" in names and names.index("replace") > names.index("token")
+    assert "See a doctor if it gets worse" not in answer.answer and "911" in answer.answer

@@ -91,7 +91,7 @@ def test_chat_stream_is_server_sent_events_ending_with_the_answer(client):
     events = _sse(response.text)
     names = [name for name, _ in events]
     assert "token" in names and names[-1] == "answer" and names.count("answer") == 1
-    assert set(names) <= {"escalation", "status", "triage", "token", "answer"}
+    assert set(names) <= {"escalation", "status", "triage", "token", "replace", "answer"}
     tokens = "".join(data["text"] for name, data in events if name == "token")
     final = Answer.model_validate(events[-1][1])
     assert tokens.strip() and final.sources
