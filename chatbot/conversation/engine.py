@@ -44,7 +44,7 @@ from chatbot.safety import (
     sanitize_context,
 )
 from chatbot.safety.consistency import ConsistencyCheck
-from chatbot.safety.crisis import CrisisClassifier
+from chatbot.safety.crisis import CrisisClassifier, load_classifier
 from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
 from chatbot.safety.minimising import Minimising
 from chatbot.safety.rulebook import LocaleTable
@@ -132,7 +132,7 @@ class Engine:
     @cached_property
     def crisis(self) -> CrisisClassifier:
         cfg = self.settings.safety
-        return CrisisClassifier.from_path(self.settings.path(cfg.crisis_examples), cfg.crisis_threshold)
+        return load_classifier(str(self.settings.path(cfg.crisis_examples)), cfg.crisis_threshold)
 
     @cached_property
     def consistency(self) -> ConsistencyCheck:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -108,3 +109,9 @@ class CrisisClassifier:
         result.hits = result.hits_in(result.language)
         result.level = TriageLevel.emergency
         return result
+
+
+@lru_cache(maxsize=4)
+def load_classifier(path: str, threshold: float) -> CrisisClassifier:
+    """The classifier for an examples file, trained once per process (every engine in it shares it)."""
+    return CrisisClassifier.from_path(path, threshold)
