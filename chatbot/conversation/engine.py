@@ -22,6 +22,7 @@ from chatbot.answer import Answer, ModelInfo, Source, Timings, Triage, TriageLev
 from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
 from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
+from chatbot.knowledge.topic_names import conditions_for, load_topic_names
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
 from chatbot.safety import (
     LEVEL_TRIGGER,
@@ -138,6 +139,10 @@ class Engine:
     def consistency(self) -> ConsistencyCheck:
         path = self.settings.path(self.settings.safety.consistency)
         return ConsistencyCheck.from_path(self.locales, self.locale, path)
+
+    @cached_property
+    def topic_names(self) -> dict[str, dict[str, str]]:
+        return load_topic_names(self.settings.knowledge_dir / "topics")
 
     @cached_property
     def minimising(self) -> Minimising:
@@ -368,7 +373,10 @@ class Engine:
         model = None
         if screen.level != TriageLevel.emergency:
             model = self._model_triage(messages, sources)
-        return _combine(screen, floors, model, lang)
+        triage = _combine(screen, floors, model, lang)
+        if not triage.possible_conditions:  # the matched topics' names, not the model's free text
+            triage.possible_conditions = conditions_for([s.topic_id for s in sources], self.topic_names, lang)
+        return triage
 
     def _with_decision(self, messages: list[dict[str, str]], triage: Triage) -> list[dict[str, str]]:
         """The answer's prompt with the decided level and its reasons, so the advice cannot contradict the badge.

@@ -83,3 +83,13 @@ def test_an_answer_below_the_emergency_is_corrected_before_it_is_final(engine):
     assert answer.triage.level == TriageLevel.emergency
     assert "replace" in names and names.index("replace") > names.index("token")
     assert "See a doctor if it gets worse" not in answer.answer and "911" in answer.answer
+
+
+def test_possible_conditions_are_the_matched_topics_in_the_patients_language(engine):
+    """Not the model's free text: the names of the topics the evidence came from (Chinese names for Chinese)."""
+    answer = engine.ask(Session(), "I'm 30 and my sore throat hurts when I swallow, what can I do?", one_shot=True)
+    titles = {s.title for s in answer.sources}
+    assert answer.triage.possible_conditions and set(answer.triage.possible_conditions) <= titles
+    zh = engine.ask(Session(), "我30岁，嗓子疼，咽东西更疼，怎么办？", one_shot=True)
+    assert zh.triage.possible_conditions
+    assert all(any("\u4e00" <= c <= "\u9fff" for c in name) for name in zh.triage.possible_conditions)
