@@ -32,7 +32,7 @@ def test_crisis_in_words_no_rule_was_written_for_is_escalated(message):
     screen = _classifier().screen(default_screen().screen([message]), [message])
     assert screen.crisis and screen.level == TriageLevel.emergency
     text = escalation_message(screen, "zh" if any("\u4e00" <= c <= "\u9fff" for c in message) else "en", "US")
-    assert text is not None and "988" in text or "911" in text
+    assert text is not None and ("988" in text or "911" in text)
 
 
 @pytest.mark.parametrize(
