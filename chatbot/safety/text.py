@@ -33,6 +33,9 @@ _BOUNDARY = re.compile(
     r"|\b(?:but|however|although|though|yet|except|whereas|and|then|also|plus|while|because|cause|since|so|now"
     r"|after|when|until|unless)\b"
     r"|但是|但|可是|不过|然而|而且|还有|另外|因为|所以|现在|然后|同时|之后|以后|后来"
+    # Chinese chat often uses a space where a comma belongs ("这两天没再犯 我52岁 抽烟"): a space between two
+    # CJK characters ends the clause, so a negation cannot reach across it.
+    rf"|(?<=[{CJK}]) +(?=[{CJK}])"
 )
 
 _NEG_PRE = re.compile(
