@@ -64,6 +64,10 @@ class InputError(ValueError):
     """The patient's message cannot be used as it is; the text says why, kindly, and nothing is lost."""
 
 
+class TurnError(RuntimeError):
+    """A turn ended without its final answer: a fault in the pipeline, never in the patient's message."""
+
+
 @dataclass
 class Event:
     """One step of a streamed turn: ``escalation``, ``status``, ``triage`` (the decided level, before the answer),
@@ -205,7 +209,8 @@ class Engine:
         for event in self.stream(session, message, one_shot=one_shot):
             if event.type == "answer":
                 answer = event.answer
-        assert answer is not None
+        if answer is None:  # every path of _turn ends in an answer event; a turn without one is a bug, not a reply
+            raise TurnError("the turn ended without an answer")
         return answer
 
     def stream(self, session: Session, message: str, one_shot: bool = False) -> Iterator[Event]:
