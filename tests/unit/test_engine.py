@@ -22,7 +22,11 @@ def test_answer_cites_listed_sources_and_reports_timings(engine):
     assert answer.kind == "answer"
     assert answer.sources and answer.sources[0].n == 1 and answer.sources[0].url.startswith("http")
     assert "[1]" in answer.answer
-    assert answer.triage is not None and answer.triage.level in TriageLevel
+    # no rule or care floor fires for a plain sore throat: the (fake) model's "routine" is the level
+    triage = answer.triage
+    assert triage is not None and triage.rules_level is None and triage.floor_level is None
+    assert triage.level == TriageLevel.routine and triage.decided_by == "model"
+    assert triage.model_level == TriageLevel.routine and triage.reasons  # never a level without a reason
     assert answer.timings.total_ms > 0 and answer.timings.first_token_ms is not None
     json.loads(answer.model_dump_json())  # the answer object is JSON-serialisable
 
