@@ -116,10 +116,9 @@ class Engine:
     def store(self) -> Any:
         if self._store is None:
             from chatbot.embedding import make_embedder
-            from chatbot.vectorstore import ChunkStore
+            from chatbot.vectorstore import make_store
 
-            embedder = self._embedder or make_embedder(self.settings)
-            self._store = ChunkStore(embedder, self.settings.vector_store.collection, self.settings.chroma_dir)
+            self._store = make_store(self.settings, self._embedder or make_embedder(self.settings))
         return self._store
 
     @cached_property
