@@ -70,8 +70,9 @@ class TurnError(RuntimeError):
 
 @dataclass
 class Event:
-    """One step of a streamed turn: ``escalation``, ``status``, ``triage`` (the decided level, before the answer),
-    ``token``, ``replace`` (the streamed answer corrected to match the level) or the final ``answer``."""
+    """One step of a streamed turn: ``escalation`` (data: the level decided so far and the language), ``status``,
+    ``triage`` (the decided level, before the answer), ``token``, ``replace`` (the streamed answer corrected to match
+    the level) or the final ``answer``."""
 
     type: str
     text: str = ""
@@ -233,7 +234,12 @@ class Engine:
         timings.screen_ms = screen.elapsed_ms
         escalation = escalation_message(screen, lang, self.locale, self.locales)
         if escalation:
-            yield Event("escalation", text=escalation)
+            # the level decided so far (rules and care floors; the model can only raise it): the interfaces show an
+            # emergency banner only at emergency level
+            level = TriageLevel.highest(screen.level, *(f.level for f in floors)) or TriageLevel.urgent
+            if screen.crisis:
+                level = TriageLevel.emergency
+            yield Event("escalation", text=escalation, data={"level": level.value, "language": lang})
         base = {
             "language": lang,
             "escalation": escalation,
