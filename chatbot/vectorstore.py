@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from chatbot.config import Settings, SettingsError
 from chatbot.embedding import Embedder
 
 
@@ -133,3 +134,15 @@ class ChunkStore:
             StoredChunk(i, d or "", m or {}, similarity=1.0 - float(dist))
             for i, d, m, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0])
         ]
+
+
+STORE_BACKENDS = ("chroma",)
+
+
+def make_store(settings: Settings, embedder: Embedder, path: Path | None = None) -> ChunkStore:
+    """The knowledge store ``vector_store.backend`` names (``path`` defaults to the settings' Chroma folder)."""
+    backend = settings.vector_store.backend
+    if backend == "chroma":
+        return ChunkStore(embedder, settings.vector_store.collection, path or settings.chroma_dir)
+    choices = ", ".join(STORE_BACKENDS)
+    raise SettingsError(f"vector_store.backend {backend!r} is not supported; choose one of: {choices}")

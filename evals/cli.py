@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -179,7 +181,7 @@ def run(options: RunOptions) -> int:
     loaded = next(iter(ctx._llms.values()), None)
     model = {**model_record(settings, loaded), "loaded": loaded is not None}
     report = build_report(options, settings, model, results, time.perf_counter() - started, prompts, knowledge)
-    checks_md, status = _checks(options, report["metrics"])
+    checks_md, status = _checks(options, report["metrics"], [r.name for r in results])
     path = write_report(options.out, report, results, checks_md)
     _print_summary(report["metrics"], path)
     if checks_md:
@@ -187,20 +189,45 @@ def run(options: RunOptions) -> int:
     return 1 if errors else status
 
 
-def _checks(options: RunOptions, metrics: dict[str, float]) -> tuple[str, int]:
+def _checks(options: RunOptions, metrics: dict[str, float], suites: list[str]) -> tuple[str, int]:
     if not options.thresholds:
         return "", 0
     rules = compare.load_thresholds(options.thresholds)
     old = compare.load_metrics(options.compare) if options.compare else None
-    checks = compare.check(metrics, rules, old)
+    checks = compare.check(metrics, rules, old, _scope(suites, options.datasets))
     rows = compare.deltas(metrics, old) if old is not None else None
     text = f"Thresholds: {_rel(options.thresholds)}" + (f"; compared with {options.compare}" if old else "")
     return text + "\n\n" + compare.render(checks, rows), 0 if all(c.passed for c in checks) else 1
 
 
+def _scope(suites: list[str], datasets: list[str]) -> compare.Scope:
+    """The suites that ran and the datasets they left out (not chosen with --dataset, or not among the defaults)."""
+    from evals.suites import SUITES
+
+    left_out = set()
+    for name in suites:
+        module = SUITES.get(name)
+        if module is None:
+            continue
+        defaults = getattr(module, "DEFAULT_DATASETS", module.DATASETS)
+        chosen = [d for d in datasets if _accepts(module, d)] or list(defaults)
+        left_out |= {f"{name}.{d}" for d in module.DATASETS if d not in chosen}
+    return compare.Scope(set(suites), left_out)
+
+
+def _report_scope(path: Path) -> compare.Scope:
+    """A saved report's scope: its suites, and the --dataset choice it recorded (older reports: from its command)."""
+    report = json.loads(Path(path).read_text(encoding="utf-8"))
+    suites = list(report.get("suites") or {}) or sorted({m.split(".", 1)[0] for m in report.get("metrics", {})})
+    datasets = report.get("datasets")
+    if datasets is None:
+        datasets = re.findall(r"--dataset[= ](\S+)", report.get("command", ""))
+    return _scope(suites, list(datasets))
+
+
 def _compare_files(new: Path, old: Path, thresholds: Path) -> int:
     new_metrics, old_metrics = compare.load_metrics(new), compare.load_metrics(old)
-    checks = compare.check(new_metrics, compare.load_thresholds(thresholds), old_metrics)
+    checks = compare.check(new_metrics, compare.load_thresholds(thresholds), old_metrics, _report_scope(new))
     print(compare.render(checks, compare.deltas(new_metrics, old_metrics)))
     return 0 if all(c.passed for c in checks) else 1
 

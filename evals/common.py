@@ -139,11 +139,11 @@ class RunContext:
         """
         if self._kb_store is None:
             from chatbot.knowledge.ingest import Ingestor
-            from chatbot.vectorstore import ChunkStore
+            from chatbot.vectorstore import make_store
 
             settings = self.settings()
             path = self.cache_dir / f"kb-{_slug(self.embedder().name)}"
-            store = ChunkStore(self.embedder(), settings.vector_store.collection, path)
+            store = make_store(settings, self.embedder(), path)
             paths = [settings.path(p) for p in settings.ingest.paths]
             cfg = settings.ingest
             report = Ingestor(store, cfg.chunk_size, cfg.chunk_overlap).run(paths, prune=True, progress=False)

@@ -2,8 +2,10 @@
 
 A thresholds file lists rules; each names a metric pattern (fnmatch: ``*`` also crosses dots) and any of
 ``min`` / ``max`` (absolute floor / ceiling on the new value) and ``max_drop`` / ``max_rise`` (largest allowed
-change against an older report, in the metric's own unit). A metric missing from a run, or NaN, is skipped:
-``--limit`` runs and partial suites compare only what they measured.
+change against an older report, in the metric's own unit). A NaN value is skipped, and so is a rule about a part
+the run did not measure (a suite that did not run, a dataset left out by ``--dataset``): partial runs compare only
+what they measured. But a rule whose pattern matches no metric of a part the run did measure fails the gate: a
+renamed metric must not switch a floor off silently.
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from __future__ import annotations
 import fnmatch
 import json
 import math
-from dataclasses import dataclass
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from evals.report import table
+
+UNMATCHED = "matches no metric"
+_WILDCARD = re.compile(r"[*?\[]")
 
 
 @dataclass
@@ -38,20 +45,63 @@ def load_thresholds(path: Path) -> list[dict[str, Any]]:
     return rules
 
 
+@dataclass
+class Scope:
+    """What a run measured: the suites that ran, and ``suite.dataset`` for each dataset of those suites it left out."""
+
+    suites: set[str]
+    left_out: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, metrics: Iterable[str]) -> Scope:
+        """Without a record of the run: the suites that have metrics, every dataset measured."""
+        return cls({m.split(".", 1)[0] for m in metrics})
+
+
 def load_metrics(path: Path) -> dict[str, float]:
     return json.loads(Path(path).read_text(encoding="utf-8")).get("metrics", {})
 
 
-def check(new: dict[str, float], rules: list[dict[str, Any]], old: dict[str, float] | None = None) -> list[Check]:
-    """Apply every rule to every metric it matches."""
+def check(
+    new: dict[str, float],
+    rules: list[dict[str, Any]],
+    old: dict[str, float] | None = None,
+    scope: Scope | None = None,
+) -> list[Check]:
+    """Apply every rule to every metric it matches; a rule that matches nothing the run measured is a failed check."""
     checks: list[Check] = []
+    scope = scope if scope is not None else Scope.of(new)
     for rule in rules:
-        for metric in sorted(fnmatch.filter(new, rule["metric"])):
+        matched = sorted(fnmatch.filter(new, rule["metric"]))
+        if not matched and measured(rule["metric"], scope, new):
+            checks.append(Check(rule["metric"], UNMATCHED, math.nan, math.nan, None, False))
+        for metric in matched:
             value = new[metric]
             if value is None or math.isnan(value):
                 continue
             checks += _apply(metric, value, rule, (old or {}).get(metric))
     return checks
+
+
+def measured(pattern: str, scope: Scope, metrics: Iterable[str] = ()) -> bool:
+    """Whether the run measured what ``pattern`` is about (so the pattern must match something).
+
+    Not measured: the pattern's suite did not run, or its second part names a dataset the run left out (``kb-en``
+    belongs to ``kb``), unless the run has metrics under that very name.
+    """
+    suite, _, rest = pattern.partition(".")
+    if not _WILDCARD.search(suite) and suite not in scope.suites:
+        return False
+    group = rest.split(".", 1)[0]
+    if not group or _WILDCARD.search(group):
+        return True
+    owners = [
+        d for s, _, d in (item.partition(".") for item in scope.left_out)
+        if fnmatch.fnmatchcase(s, suite) and (group == d or group.startswith(d + "-"))
+    ]
+    if not owners:
+        return True
+    return any(m.split(".")[1:2] == [group] and fnmatch.fnmatchcase(m.split(".", 1)[0], suite) for m in metrics)
 
 
 def _apply(metric: str, value: float, rule: dict[str, Any], old: float | None) -> list[Check]:
@@ -82,8 +132,15 @@ def deltas(new: dict[str, float], old: dict[str, float]) -> list[list[Any]]:
 
 def render(checks: list[Check], delta_rows: list[list[Any]] | None = None) -> str:
     """Markdown: failed checks first, then a count of passes, then the deltas."""
-    failed = [c for c in checks if not c.passed]
-    parts = [f"{len(checks) - len(failed)} of {len(checks)} checks passed."]
+    failed = [c for c in checks if not c.passed and c.rule != UNMATCHED]
+    unmatched = [c for c in checks if c.rule == UNMATCHED]
+    parts = [f"{len(checks) - len(failed) - len(unmatched)} of {len(checks)} checks passed."]
+    if unmatched:
+        names = "\n".join(f"- `{c.metric}`" for c in unmatched)
+        parts.append(
+            "FAILED: threshold patterns that match no metric of what this run measured (a metric renamed or no longer "
+            "reported? Fix the pattern in the thresholds file; until then its floor checks nothing):\n\n" + names
+        )
     if failed:
         rows = [[c.metric, c.rule, c.limit, c.old if c.old is not None else float("nan"), c.value] for c in failed]
         parts.append("FAILED:\n\n" + table(["metric", "rule", "limit", "old", "new"], rows))

@@ -105,6 +105,7 @@ def build_report(
         "git": git_state(),
         "seed": options.seed,
         "limit": options.limit,
+        "datasets": list(options.datasets),  # the --dataset choice (empty: each suite's defaults)
         "profile": settings.profile,
         "model": model,
         "rules_only": options.rules_only,

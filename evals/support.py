@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from chatbot.retrieval.tokenize import tokenize
+from chatbot.safety.language import cjk_count
 
 SEMANTIC_THRESHOLD = 0.6
 LEXICAL_THRESHOLD = 0.7
@@ -72,7 +73,7 @@ def strip_citations(text: str) -> str:
 def scoreable(sentence: str) -> bool:
     """Long enough to carry a claim: MIN_WORDS words, or 10 CJK characters for Chinese."""
     plain = strip_citations(sentence)
-    cjk = len(re.findall(r"[\u3400-\u9fff]", plain))
+    cjk = cjk_count(plain)
     return cjk >= 10 or len(plain.split()) >= MIN_WORDS
 
 

@@ -64,10 +64,15 @@ class InputError(ValueError):
     """The patient's message cannot be used as it is; the text says why, kindly, and nothing is lost."""
 
 
+class TurnError(RuntimeError):
+    """A turn ended without its final answer: a fault in the pipeline, never in the patient's message."""
+
+
 @dataclass
 class Event:
-    """One step of a streamed turn: ``escalation``, ``status``, ``triage`` (the decided level, before the answer),
-    ``token``, ``replace`` (the streamed answer corrected to match the level) or the final ``answer``."""
+    """One step of a streamed turn: ``escalation`` (data: the level decided so far and the language), ``status``,
+    ``triage`` (the decided level, before the answer), ``token``, ``replace`` (the streamed answer corrected to match
+    the level) or the final ``answer``."""
 
     type: str
     text: str = ""
@@ -112,10 +117,9 @@ class Engine:
     def store(self) -> Any:
         if self._store is None:
             from chatbot.embedding import make_embedder
-            from chatbot.vectorstore import ChunkStore
+            from chatbot.vectorstore import make_store
 
-            embedder = self._embedder or make_embedder(self.settings)
-            self._store = ChunkStore(embedder, self.settings.vector_store.collection, self.settings.chroma_dir)
+            self._store = make_store(self.settings, self._embedder or make_embedder(self.settings))
         return self._store
 
     @cached_property
@@ -205,7 +209,8 @@ class Engine:
         for event in self.stream(session, message, one_shot=one_shot):
             if event.type == "answer":
                 answer = event.answer
-        assert answer is not None
+        if answer is None:  # every path of _turn ends in an answer event; a turn without one is a bug, not a reply
+            raise TurnError("the turn ended without an answer")
         return answer
 
     def stream(self, session: Session, message: str, one_shot: bool = False) -> Iterator[Event]:
@@ -229,7 +234,12 @@ class Engine:
         timings.screen_ms = screen.elapsed_ms
         escalation = escalation_message(screen, lang, self.locale, self.locales)
         if escalation:
-            yield Event("escalation", text=escalation)
+            # the level decided so far (rules and care floors; the model can only raise it): the interfaces show an
+            # emergency banner only at emergency level
+            level = TriageLevel.highest(screen.level, *(f.level for f in floors)) or TriageLevel.urgent
+            if screen.crisis:
+                level = TriageLevel.emergency
+            yield Event("escalation", text=escalation, data={"level": level.value, "language": lang})
         base = {
             "language": lang,
             "escalation": escalation,

@@ -29,6 +29,40 @@ class GenerationError(RuntimeError):
     """The model failed to load or to generate; the conversation turns this into a safe fallback."""
 
 
+def _chatml(messages: Sequence[Message]) -> str:
+    return "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+
+
+# The prompt text of each chat format (the catalogue's ``chat_format``), for counting a prompt's tokens before it
+# is sent. llama.cpp formats the real prompt with the GGUF file's own template; when a model is loaded, that
+# template is checked against the configured format.
+CHAT_TEMPLATES: dict[str, Callable[[Sequence[Message]], str]] = {"chatml": _chatml}
+_FORMAT_MARKERS = {"chatml": "<|im_start|>"}
+
+
+def render_chat(chat_format: str, messages: Sequence[Message]) -> str:
+    """``messages`` as the model reads them in ``chat_format``; an unknown format is an error, never a guess."""
+    if chat_format not in CHAT_TEMPLATES:
+        raise GenerationError(
+            f"chat format {chat_format!r} is not supported; token counting knows {', '.join(CHAT_TEMPLATES)}"
+        )
+    return CHAT_TEMPLATES[chat_format](messages)
+
+
+def check_chat_template(model: ResolvedModel, metadata: dict[str, str] | None) -> bool:
+    """Whether the GGUF file's own chat template is the configured format; a mismatch is logged (token counts for
+    prompt fitting are then approximate). Files without a template are not judged."""
+    template = (metadata or {}).get("tokenizer.chat_template", "")
+    marker = _FORMAT_MARKERS.get(model.chat_format)
+    if not template or marker is None or marker in template:
+        return True
+    log.warning(
+        "model %s: its chat template is not %s, the format prompt fitting counts tokens in; counts are approximate",
+        model.name, model.chat_format,
+    )
+    return False
+
+
 @dataclass
 class Choice:
     """A point in constrained output where the model picks one of ``options``; ``decide`` makes the pick instead.
@@ -134,6 +168,7 @@ class LlamaCppLLM:
                     )
                 except (ValueError, RuntimeError) as exc:
                     raise GenerationError(f"could not load model {self.model.path}: {exc}") from exc
+                check_chat_template(self.model, getattr(self._llama, "metadata", None))
                 log.info(
                     "loaded %s in %.1f s (gpu_layers=%s)", self.name, time.perf_counter() - started, self.gpu_layers
                 )
@@ -213,7 +248,7 @@ class LlamaCppLLM:
         return self._option_tokens[options]
 
     def count_tokens(self, messages: Sequence[Message]) -> int:
-        text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
+        text = render_chat(self.model.chat_format, messages)
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) + 3
 
     def _run(self, call: _Call) -> Iterator[str]:

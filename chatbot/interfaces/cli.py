@@ -195,7 +195,7 @@ def _stream_turn(engine, session, message: str, one_shot: bool = False) -> None:
     for event in engine.stream(session, message, one_shot=one_shot):
         if event.type == "escalation":
             console.print()
-            console.print(Panel(escape(event.text), title="EMERGENCY", border_style="bold red"))
+            _print_escalation(event.text, event.data.get("level"), event.data.get("language", "en"))
         elif event.type == "triage":
             console.print()
             _print_level(event.data["triage"])
@@ -214,6 +214,16 @@ def _stream_turn(engine, session, message: str, one_shot: bool = False) -> None:
             elif event.answer.triage and event.answer.triage.follow_up_questions and event.answer.kind != "intake":
                 _print_follow_ups(event.answer.triage.follow_up_questions)
             _print_sources(event.answer)
+
+
+def _print_escalation(text: str, level: TriageLevel | str | None, lang: str) -> None:
+    """The escalation panel: red EMERGENCY only at emergency level, an urgent-styled one below it (a level that is
+    not known is treated as an emergency)."""
+    from chatbot.safety.messages import banner_title, is_emergency
+
+    emergency = level is None or is_emergency(level)
+    title = banner_title(TriageLevel.emergency if emergency else level, lang)
+    console.print(Panel(escape(text), title=escape(title), border_style="bold red" if emergency else "bold yellow"))
 
 
 def _print_triage(answer: Answer | None) -> None:
@@ -274,7 +284,7 @@ def _triage(engine, message: str, as_json: bool) -> int:
         print(answer.model_dump_json(indent=2))
     else:
         if answer.escalation:
-            console.print(Panel(escape(answer.escalation), title="EMERGENCY", border_style="bold red"))
+            _print_escalation(answer.escalation, answer.triage.level if answer.triage else None, answer.language)
         _print_triage(answer)
         _print_sources(answer)
     return 0
@@ -300,7 +310,8 @@ def _screen(engine, message: str, as_json: bool) -> int:
     if not result.hits:
         console.print(f"No red flags found ({result.elapsed_ms:.2f} ms). This does not rule out a problem.")
     for hit in result.hits:
-        console.print(f"[bold red]{hit.level.value}[/bold red] {hit.id}: {escape(hit.message)}")
+        style = "bold red" if hit.level == TriageLevel.emergency else "bold yellow"
+        console.print(f"[{style}]{hit.level.value}[/{style}] {hit.id}: {escape(hit.message)}")
     return 0
 
 

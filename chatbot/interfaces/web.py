@@ -29,6 +29,7 @@ from chatbot.answer import Answer, Source, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation import Engine, InputError, SessionStore
 from chatbot.interfaces.api import LocalRecords, create_api, is_loopback
+from chatbot.safety.messages import banner_title, is_emergency
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +82,6 @@ TEXTS: dict[str, dict[str, Any]] = {
                     "both": "safety rules and the assistant"},
         "conditions": "Things to discuss with a doctor",
         "follow_ups": "You can answer with the buttons below, then add the details.",
-        "banner_title": "⚠ EMERGENCY",
         "error": "Sorry, something went wrong while preparing the answer. Please try again. If you feel very unwell, "
         "get medical help now.",
         "feedback_stored": "Thank you, your feedback was saved on this computer (without your conversation id).",
@@ -124,7 +124,6 @@ TEXTS: dict[str, dict[str, Any]] = {
         "decided": {"rules": "安全规则", "facts": "您提供的情况", "model": "助手", "both": "安全规则和助手"},
         "conditions": "可以和医生讨论的情况",
         "follow_ups": "可点击下面的按钮回答，再补充具体情况。",
-        "banner_title": "⚠ 紧急情况",
         "error": "抱歉，准备回答时出了问题，请重试。如果您感觉非常不适，请立即就医。",
         "feedback_stored": "谢谢，您的反馈已保存在本机（不含对话编号）。",
         "feedback_not_stored": "谢谢。未保存反馈：本系统不保存任何反馈。",
@@ -154,6 +153,8 @@ CSS = """
 .phc-banner { background: #b91c1c; color: #fff; border: 3px solid #7f1d1d; border-radius: 10px;
   padding: 0.8rem 1rem; font-size: 1.1rem; line-height: 1.45; box-shadow: 0 2px 8px rgba(0,0,0,.25); }
 .phc-banner strong { font-size: 1.2rem; letter-spacing: .02em; color: #fff !important; }
+.phc-banner.phc-banner-urgent { background: #fbbf24; color: #111; border-color: #b45309; }
+.phc-banner.phc-banner-urgent strong { color: #111 !important; }
 .phc-badge { display: inline-block; padding: 0.3rem 0.65rem; border-radius: 8px; font-weight: 700;
   border: 2px solid rgba(0,0,0,.35); margin-bottom: 0.2rem; }
 .phc-emergency { background: #b91c1c !important; color: #fff !important; }
@@ -238,10 +239,18 @@ def sources_html(sources: list[Source], lang: str) -> str:
     )
 
 
-def banner_html(escalation: str, lang: str) -> str:
-    t = texts(lang)
+def banner_html(escalation: str, lang: str, level: str | None = None) -> str:
+    """The pinned escalation: red EMERGENCY only when the decided level is emergency, an urgent-styled notice below
+    it (headings from chatbot/safety/texts/messages.yaml). A level that is not known is treated as an emergency."""
+    emergency = level is None or is_emergency(level)
+    title = "⚠ " + banner_title(TriageLevel.emergency if emergency else level, lang)
+    kind, css = ("emergency", "phc-banner") if emergency else ("urgent", "phc-banner phc-banner-urgent")
     body = "<br>".join(_esc(line) for line in escalation.strip().splitlines() if line.strip())
-    return f'<div class="phc-banner" role="alert"><strong>{_esc(t["banner_title"])}</strong><br>{body}</div>'
+    return f'<div class="{css}" role="alert" data-level="{kind}"><strong>{_esc(title)}</strong><br>{body}</div>'
+
+
+def _banner(state: dict[str, Any], lang: str) -> str:
+    return banner_html(state["escalation"], lang, state["escalation_level"] or None) if state["escalation"] else ""
 
 
 def follow_up_questions(answer: Answer) -> list[str]:
@@ -286,7 +295,8 @@ def guess_language(accept_language: str | None) -> str:
 
 # ---- browser state -------------------------------------------------------------------------------------------------
 def new_state(lang: str = "") -> dict[str, Any]:
-    return {"sid": uuid.uuid4().hex, "lang": lang, "history": [], "turns": [], "meta": [], "escalation": ""}
+    return {"sid": uuid.uuid4().hex, "lang": lang, "history": [], "turns": [], "meta": [], "escalation": "",
+            "escalation_level": ""}
 
 
 def clean_state(value: Any) -> dict[str, Any]:
@@ -320,6 +330,8 @@ def clean_state(value: Any) -> dict[str, Any]:
         state["meta"] = [{} for _ in state["history"]]
     if isinstance(value.get("escalation"), str):
         state["escalation"] = value["escalation"]
+    if value.get("escalation_level") in {TriageLevel.emergency.value, TriageLevel.urgent.value}:
+        state["escalation_level"] = value["escalation_level"]
     return state
 
 
@@ -377,16 +389,21 @@ class WebChat:
         badge = ""  # the decided level, shown above the answer as soon as it exists
         last = 0.0
         banner: str | None = None
+        banner_level: str | None = None  # follows the decided level: the rules' at first, the final one later
         try:
             for event in events:
                 if event.type == "escalation":
-                    banner = event.text
+                    banner, banner_level = event.text, event.data.get("level")
                     history[-1] = pending_message(t["generating"] if body else t["waiting"], badge)
-                    yield {"banner": banner_html(event.text, lang), "chat": list(history)}
+                    yield {"banner": banner_html(banner, lang, banner_level), "chat": list(history)}
                 elif event.type == "triage":
                     badge = badge_html(event.data["triage"], lang)
                     history[-1] = pending_message(t["generating"], badge)
-                    yield {"chat": list(history)}
+                    update = {"chat": list(history)}
+                    if banner and event.data["triage"].level.value != banner_level:
+                        banner_level = event.data["triage"].level.value
+                        update["banner"] = banner_html(banner, lang, banner_level)
+                    yield update
                 elif event.type == "status":
                     history[-1] = pending_message(t.get(event.text, t["waiting"]), badge)
                     yield {"chat": list(history)}
@@ -416,6 +433,7 @@ class WebChat:
                     state["turns"] += [{"role": "user", "text": text}, {"role": "assistant", "text": answer.answer}]
                     if answer.escalation:
                         banner = answer.escalation
+                        banner_level = answer.triage.level.value if answer.triage else banner_level
                     self.records.transcript(session.id, text, answer)
         except InputError as exc:
             # Nothing was accepted: take the message back out of the chat and give it back to the box, untouched.
@@ -427,11 +445,11 @@ class WebChat:
         finally:
             events.close()
         if banner:
-            state["escalation"] = banner
+            state["escalation"], state["escalation_level"] = banner, banner_level or ""
         state["history"], state["meta"] = history, meta
         update = {"chat": history, "state": _trim(state), "lang": lang, "texts": lang}
         if state["escalation"]:
-            update["banner"] = banner_html(state["escalation"], lang)
+            update["banner"] = _banner(state, lang)
         yield update
 
     def load(self, raw_state: Any, accept_language: str | None) -> dict[str, Any]:
@@ -442,7 +460,7 @@ class WebChat:
         return {
             "chat": state["history"],
             "state": state,
-            "banner": banner_html(state["escalation"], lang) if state["escalation"] else "",
+            "banner": _banner(state, lang),
             "lang": lang,
             "texts": lang,
         }
@@ -458,7 +476,7 @@ class WebChat:
         state["lang"] = lang if lang in TEXTS else "en"
         update: dict[str, Any] = {"state": state, "texts": state["lang"]}
         if state["escalation"]:
-            update["banner"] = banner_html(state["escalation"], state["lang"])
+            update["banner"] = _banner(state, state["lang"])
         return update
 
     def feedback(self, raw_state: Any, index: Any, liked: Any) -> tuple[bool, dict[str, Any]]:

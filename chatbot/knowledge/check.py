@@ -16,6 +16,7 @@ import frontmatter
 import yaml
 
 from chatbot.config import Settings
+from chatbot.safety.language import has_cjk
 
 REQUIRED_SECTIONS = [
     "What it is",
@@ -56,7 +57,6 @@ CATEGORIES = set(
     ]
 )
 MAX_GRADE = 10.0
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _DOSE = re.compile(r"\b\d+(\.\d+)?\s?(mg|mcg|micrograms?|milligrams?)\b(?!\s*/)", re.I)
 _URL = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
 
@@ -116,7 +116,7 @@ def _check_meta(path: Path, meta: dict, seen_titles: dict[str, str]) -> list[str
     synonyms = meta.get("synonyms")
     if not isinstance(synonyms, list) or not synonyms:
         problems.append("synonyms must be a non-empty list")
-    elif not any(_CJK.search(str(s)) for s in synonyms):
+    elif not any(has_cjk(str(s)) for s in synonyms):
         problems.append("synonyms need at least one Chinese term")
     if not str(meta.get("audience") or "").strip():
         problems.append("missing audience")

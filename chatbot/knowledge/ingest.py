@@ -8,7 +8,6 @@ changed ones and never duplicate. New chunks are written before stale ones are d
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,9 +17,8 @@ from tqdm import tqdm
 
 from chatbot.config import PROJECT_ROOT
 from chatbot.knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, Section, load_file
+from chatbot.safety.language import has_cjk
 from chatbot.vectorstore import ChunkStore
-
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 @dataclass
@@ -33,7 +31,7 @@ class Chunk:
     def embed_text(self) -> str:
         """What the embedder sees: title and heading give a short chunk its subject; English synonyms add lay terms."""
         meta = self.metadata
-        english = [k for k in meta.get("keywords", "").split(" | ") if k and not _CJK.search(k)]
+        english = [k for k in meta.get("keywords", "").split(" | ") if k and not has_cjk(k)]
         extra = f" ({', '.join(english)})" if english else ""
         return f"{meta.get('title', '')}{extra}. {meta.get('section', '')}. {self.text}"
 

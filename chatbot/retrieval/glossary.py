@@ -16,7 +16,8 @@ from pathlib import Path
 
 import yaml
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
+from chatbot.safety.language import CJK_CHAR
+
 _LATIN = re.compile(r"[A-Za-z]+")
 # Grammar particles, pronouns and auxiliaries: they carry no subject, so an unread one does not count against
 # the question ("我", "了", "吗" are in few glossary terms, and a question is no less understood without them).
@@ -44,7 +45,7 @@ class Glossary:
     def understood(self, text: str) -> float:
         """Share of the question the retriever can read: 1.0 without Chinese; else, of the Chinese characters
         (particles aside) plus any Latin letters, the share inside glossary terms or in Latin script."""
-        content = [c for c in _CJK.findall(text) if c not in _PARTICLES]
+        content = [c for c in CJK_CHAR.findall(text) if c not in _PARTICLES]
         if not content:
             return 1.0
         latin = sum(len(w) for w in _LATIN.findall(text))
@@ -57,7 +58,7 @@ class Glossary:
         unread: list[str] = []
         i = 0
         while i < len(text):
-            if not _CJK.match(text[i]):
+            if not CJK_CHAR.match(text[i]):
                 i += 1
                 continue
             for size in range(min(self.longest, len(text) - i), 0, -1):
@@ -71,6 +72,3 @@ class Glossary:
                 i += 1
         return found, unread
 
-
-def has_cjk(text: str) -> bool:
-    return bool(_CJK.search(text))

@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chatbot.config.settings import RetrievalSettings, resolve_path
-from chatbot.retrieval.glossary import Glossary, has_cjk
+from chatbot.retrieval.glossary import Glossary
 from chatbot.retrieval.tokenize import tokenize
+from chatbot.safety.language import has_cjk
 from chatbot.vectorstore import ChunkStore, StoredChunk
 
 TYPO_MIN_LENGTH = 6  # shorter unknown words stay exact: one edit turns "horse" into "house", "stock" into "stick"

@@ -10,8 +10,9 @@ import logging
 import re
 import threading
 
-_WORD = re.compile(r"[a-z0-9]+|[\u3400-\u9fff]+")
-_CJK = re.compile(r"[\u3400-\u9fff]")
+from chatbot.safety.language import CJK, CJK_CHAR
+
+_WORD = re.compile(rf"[a-z0-9]+|[{CJK}]+")
 _STOPWORDS = frozenset(
     [
         "a",
@@ -159,7 +160,7 @@ def _stem(word: str) -> str:
 def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for piece in _WORD.findall(text.lower().replace("'", "")):
-        if _CJK.match(piece):
+        if CJK_CHAR.match(piece):
             tokens.extend(_segment_chinese(piece))
         elif piece not in _STOPWORDS:
             tokens.append(_stem(piece))

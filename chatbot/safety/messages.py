@@ -29,6 +29,17 @@ def texts_for(key: str) -> dict[str, str]:
     return {lang: texts[key] for lang, texts in _texts().items() if key in texts}
 
 
+def banner_title(level: TriageLevel | str | None, lang: str) -> str:
+    """The heading over an escalation: the emergency one only at emergency level, the urgent one below it (an
+    escalation below emergency is written as an urgent one, see ``escalation_message``)."""
+    texts = _texts().get(lang) or _texts()["en"]
+    return texts["banner_emergency" if is_emergency(level) else "banner_urgent"]
+
+
+def is_emergency(level: TriageLevel | str | None) -> bool:
+    return level is not None and TriageLevel(level) == TriageLevel.emergency
+
+
 @lru_cache(maxsize=4)
 def _default_locales(path: str = str(DEFAULT_LOCALES_PATH)) -> LocaleTable:
     return load_locales(path)

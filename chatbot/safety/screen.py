@@ -20,14 +20,13 @@ from pydantic import BaseModel, Field
 
 from chatbot.answer import RedFlag, TriageLevel
 from chatbot.safety.facts import AgeMention, PatientFacts, extract_ages, facts_from_scoped
-from chatbot.safety.language import detect_language
+from chatbot.safety.language import detect_language, has_cjk
 from chatbot.safety.rulebook import DEFAULT_RULEBOOK_PATH, Atom, PatternSet, Rule, Rulebook, load_rulebook
-from chatbot.safety.text import CJK, Scoped, normalize
+from chatbot.safety.text import Scoped, normalize
 
 _CHILD_MAX_YEARS = 16.0
 _INFANT_MAX_YEARS = 1.0
 _MATCHED_MAX_CHARS = 80
-_HAS_CJK = re.compile(f"[{CJK}]")
 _HAS_ALNUM = re.compile(r"[a-z0-9]")
 
 
@@ -109,7 +108,7 @@ class _Call:
         self.scoped = scoped
         self.facts = facts
         self._found: dict[str, dict[int, str]] = {}
-        self._scripts = [(bool(_HAS_ALNUM.search(s.text)), bool(_HAS_CJK.search(s.text))) for s in scoped]
+        self._scripts = [(bool(_HAS_ALNUM.search(s.text)), has_cjk(s.text)) for s in scoped]
 
     def found(self, atom: str) -> dict[int, str]:
         """Message index -> matched text for an atom; context atoms count as present in every message."""

@@ -18,7 +18,8 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+from chatbot.safety.language import CJK, CJK_CHAR  # CJK stays importable from here (floors, boundaries)
+
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'", "\u2032": "'"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u2060\ufeff]")
 _DASH_SPACED = re.compile(r"\s[-\u2010-\u2015]+\s")
@@ -124,7 +125,6 @@ _SENTENCE_END = re.compile(r"[!?;\n\u3002\uff01\uff1f\uff1b]|\.(?!\d)")
 _NEG_WINDOW_UNITS = 6.0
 _POST_WINDOW_CHARS = 24
 _WORD = re.compile(r"[a-z0-9]+")
-_CJK_CHAR = re.compile(f"[{CJK}]")
 
 
 def normalize(text: str) -> str:
@@ -141,7 +141,7 @@ def normalize(text: str) -> str:
 
 def _units(gap: str) -> float:
     """Distance in 'words': Latin words count one, CJK characters half (a Chinese word is ~2 characters)."""
-    return len(_WORD.findall(gap)) + len(_CJK_CHAR.findall(gap)) / 2
+    return len(_WORD.findall(gap)) + len(CJK_CHAR.findall(gap)) / 2
 
 
 def _mask(text: str, pattern: re.Pattern[str]) -> str:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from chatbot.config import PROJECT_ROOT
+from chatbot.safety.language import has_cjk
 from evals.datasets import (
     KB_QUESTIONS_ZH_HELDOUT,
     OUT_OF_SCOPE,
@@ -50,7 +50,7 @@ def test_kb_zh_heldout_questions():
     rows = read_jsonl(KB_QUESTIONS_ZH_HELDOUT)
     assert len(rows) == 80
     assert [r["id"] for r in rows] == [f"kbz-{n:03d}" for n in range(1, 81)]
-    assert all(r["language"] == "zh" and r["notes"] and re.search(r"[\u4e00-\u9fff]", r["question"]) for r in rows)
+    assert all(r["language"] == "zh" and r["notes"] and has_cjk(r["question"]) for r in rows)
     assert all(r["style"] in {"plain", "lay", "typo", "child", "older", "followup"} for r in rows)
     topics = {p.stem for p in (PROJECT_ROOT / "knowledge" / "topics").glob("*.md")}
     assert all(1 <= len(r["topics"]) <= 3 and set(r["topics"]) <= topics for r in rows)
@@ -98,7 +98,7 @@ def test_out_of_scope_questions_are_well_formed():
     assert [r["id"] for r in rows] == [f"oos-{n:03d}" for n in range(1, len(rows) + 1)]
     assert all(set(r) == {"id", "question", "language", "kind", "notes"} for r in rows)
     assert all(r["kind"] in OUT_OF_SCOPE_KINDS and r["notes"] for r in rows)
-    assert all(bool(re.search(r"[\u4e00-\u9fff]", r["question"])) == (r["language"] == "zh") for r in rows)
+    assert all(has_cjk(r["question"]) == (r["language"] == "zh") for r in rows)
     assert sum(r["language"] == "zh" for r in rows) >= len(rows) // 5
     questions = [r["question"] for r in rows]
     assert len(set(questions)) == len(questions)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
 import pytest
@@ -75,6 +76,56 @@ def test_threshold_rules_floor_ceiling_and_drops(tmp_path):
     assert compare.deltas({"m": 1.0}, {"m": 1.0}) == []
 
 
+def test_a_pattern_that_matches_no_measured_metric_fails_the_gate():
+    rules = [{"metric": "safety.refusals.accuracy", "min": 0.9}, {"metric": "safety.emergency.recall", "min": 0.8},
+             {"metric": "triage.*.combined.accuracy", "min": 0.5}]
+    # the safety suite ran, but its refusal accuracy is now called something else: the floor must not vanish
+    new = {"safety.refusals.acc": 1.0, "safety.emergency.recall": 0.9}
+    checks = compare.check(new, rules)
+    failed = [(c.metric, c.rule) for c in checks if not c.passed]
+    assert failed == [("safety.refusals.accuracy", compare.UNMATCHED)]  # triage did not run: its rule is skipped
+    text = compare.render(checks)
+    assert "FAILED" in text and "`safety.refusals.accuracy`" in text and "match no metric" in text
+    assert "1 of 2 checks passed" in text
+    # a suite that ran but reported nothing (it raised) does not skip its floors either
+    scope = compare.Scope({"safety", "triage"})
+    assert {c.metric for c in compare.check(new, rules, scope=scope) if not c.passed} == {
+        "safety.refusals.accuracy", "triage.*.combined.accuracy"}
+
+
+def test_datasets_left_out_of_a_run_are_not_dangling_patterns():
+    rules = [{"metric": "retrieval.medquad.hybrid.recall@10", "min": 0.8},
+             {"metric": "retrieval.kb-en.hybrid.recall@3", "min": 0.8}]
+    new = {"retrieval.kb.hybrid.mrr": 0.9}
+    only_kb = compare.Scope({"retrieval"}, {"retrieval.medquad", "retrieval.liveqa"})
+    # medquad was left out (skipped); kb ran, and kb-en is one of its parts, so its missing recall@3 fails
+    assert [c.metric for c in compare.check(new, rules, scope=only_kb)] == ["retrieval.kb-en.hybrid.recall@3"]
+    assert compare.measured("retrieval.kb-zh-heldout.hybrid.mrr", compare.Scope({"retrieval"}, {"retrieval.kb"}),
+                            ["retrieval.kb-zh-heldout.hybrid.recall@3"])
+
+
+def test_run_and_compare_know_which_datasets_a_run_left_out(tmp_path):
+    from evals.cli import _report_scope, _scope
+
+    scope = _scope(["retrieval", "safety"], ["kb"])
+    assert "retrieval.medquad" in scope.left_out and "retrieval.kb" not in scope.left_out
+    assert not any(item.startswith("safety.") for item in scope.left_out)  # --dataset kb is not a safety dataset
+    assert "retrieval.kb-zh-heldout" in _scope(["retrieval"], []).left_out  # not among the defaults
+    old = tmp_path / "old.json"  # a report from before the choice was recorded: read from its command
+    command = "python -m evals run --suite retrieval --dataset kb"
+    old.write_text(json.dumps({"command": command, "suites": {"retrieval": {}}, "metrics": {"retrieval.kb.x": 0.9}}))
+    assert "retrieval.medquad" in _report_scope(old).left_out
+
+
+def test_current_threshold_patterns_all_match_the_baseline_reports():
+    metrics: dict[str, float] = {}
+    for path in sorted((PROJECT_ROOT / "evals" / "reports" / "baseline").glob("*/report.json")):
+        metrics.update(compare.load_metrics(path))
+    for name in ("thresholds.yaml", "thresholds-smoke.yaml"):
+        for rule in compare.load_thresholds(PROJECT_ROOT / "evals" / name):
+            assert fnmatch.filter(metrics, rule["metric"]), f"{name}: {rule['metric']} matches no baseline metric"
+
+
 def test_bad_thresholds_file_is_explained(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text("rules: {metric: x}\n")
@@ -101,9 +152,13 @@ def test_user_vignettes_are_validated(tmp_path):
         load_vignettes(bad, "bad")
 
 
+SAFETY = {"safety.refusals.accuracy": 1.0, "safety.refusals.false_refusal_rate": 0.0, "safety.emergency.recall": 0.9,
+          "safety.benign.false_alarm_rate": 0.1}
+
+
 def test_compare_two_reports_passes_on_equal_and_fails_on_a_drop(tmp_path, capsys):
-    old = {"metrics": {"safety.refusals.accuracy": 1.0}}
-    worse = {"metrics": {"safety.refusals.accuracy": 0.5}}
+    old = {"metrics": SAFETY}
+    worse = {"metrics": {**SAFETY, "safety.refusals.accuracy": 0.5}}
     (tmp_path / "old.json").write_text(json.dumps(old))
     (tmp_path / "new.json").write_text(json.dumps(worse))
     thresholds = PROJECT_ROOT / "evals" / "thresholds.yaml"

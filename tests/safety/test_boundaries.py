@@ -22,6 +22,7 @@ from chatbot.safety.boundaries import (
     refusal_message,
     sanitize_context,
 )
+from chatbot.safety.language import CJK, has_cjk
 from chatbot.safety.rulebook import load_locales
 
 REPO = Path(__file__).resolve().parents[2]
@@ -90,8 +91,7 @@ def test_refusal_set_shape():
     assert all(r["expected_kind"] in (*KINDS, None) for r in rows)
     assert sum(r["language"] == "zh" for r in rows) >= 20
     assert sum(r["expected_kind"] is None for r in rows) >= 25
-    cjk = re.compile(r"[\u4e00-\u9fff]")
-    assert all(bool(cjk.search(r["text"])) == (r["language"] == "zh") for r in rows)
+    assert all(has_cjk(r["text"]) == (r["language"] == "zh") for r in rows)
     assert {r["expected_kind"] for r in rows} >= set(KINDS)
 
 
@@ -151,14 +151,14 @@ def test_messages_exist_in_both_languages_without_placeholders(kind, locales):
         en = refusal_message(kind, "en", locale, locales=locales)
         zh = refusal_message(kind, "zh", locale, locales=locales)
         assert "{" not in en and "{" not in zh
-        assert re.search(r"[\u4e00-\u9fff]", zh) and not re.search(r"[\u4e00-\u9fff]", en)
-        assert not re.search(r"[\u4e00-\u9fff] [\u4e00-\u9fff]", zh), "YAML folding left spaces in Chinese"
+        assert has_cjk(zh) and not has_cjk(en)
+        assert not re.search(rf"[{CJK}] [{CJK}]", zh), "YAML folding left spaces in Chinese"
 
 
 def test_chinese_request_gets_chinese_message(locales):
     refusal = check_boundaries("给我开处方", "zh", "CN", locales=locales)
     assert refusal is not None and refusal.kind == "prescription"
-    assert re.search(r"[\u4e00-\u9fff]", refusal.message) and "120" in refusal.message
+    assert has_cjk(refusal.message) and "120" in refusal.message
 
 
 @pytest.mark.parametrize(("locale", "number", "emergency"), [("US", "988", "911"), ("GB", "116 123", "999"),

@@ -10,6 +10,7 @@ import pytest
 from chatbot.answer import TriageLevel
 from chatbot.config import load_settings
 from chatbot.safety.crisis import CRISIS_RULE_ID, CrisisClassifier, CrisisModelError, read_examples
+from chatbot.safety.language import has_cjk
 from chatbot.safety.messages import escalation_message
 from chatbot.safety.screen import default_screen
 
@@ -31,7 +32,7 @@ def _classifier() -> CrisisClassifier:
 def test_crisis_in_words_no_rule_was_written_for_is_escalated(message):
     screen = _classifier().screen(default_screen().screen([message]), [message])
     assert screen.crisis and screen.level == TriageLevel.emergency
-    text = escalation_message(screen, "zh" if any("\u4e00" <= c <= "\u9fff" for c in message) else "en", "US")
+    text = escalation_message(screen, "zh" if has_cjk(message) else "en", "US")
     assert text is not None and ("988" in text or "911" in text)
 
 

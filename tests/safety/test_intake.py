@@ -9,8 +9,7 @@ import pytest
 
 from chatbot.safety.facts import PatientFacts, extract_facts
 from chatbot.safety.intake import describes_symptoms, intake_questions, load_intake_table
-
-CJK = re.compile(r"[\u4e00-\u9fff]")
+from chatbot.safety.language import has_cjk
 
 REPORTS = [
     "I have a headache",
@@ -93,8 +92,8 @@ def _ask(messages: list[str], lang: str = "en", base: PatientFacts | None = None
 # ---- describes_symptoms -------------------------------------------------------------------------------------------
 def test_example_lists_are_big_enough():
     for examples in (REPORTS, QUESTIONS):
-        assert sum(bool(CJK.search(t)) for t in examples) >= 10
-        assert sum(not CJK.search(t) for t in examples) >= 20
+        assert sum(has_cjk(t) for t in examples) >= 10
+        assert sum(not has_cjk(t) for t in examples) >= 20
 
 
 @pytest.mark.parametrize("text", REPORTS)
@@ -150,13 +149,13 @@ def test_max_questions_is_respected(n):
 
 def test_chinese_gets_chinese_questions():
     questions = _ask(["宝宝发烧了"], "zh")
-    assert questions and all(CJK.search(q) for q in questions)
+    assert questions and all(has_cjk(q) for q in questions)
     assert questions[0] == "宝宝多大了？"
 
 
 def test_english_gets_english_questions_even_for_mixed_text():
     questions = _ask(["I have a headache"], "en")
-    assert questions and not any(CJK.search(q) for q in questions)
+    assert questions and not any(has_cjk(q) for q in questions)
 
 
 def test_pregnancy_question_for_young_woman_with_lower_abdominal_pain():
@@ -226,7 +225,7 @@ def test_the_table_has_both_languages_everywhere():
     questions = list(table.core.values()) + [q for c in table.complaints for q in c.questions]
     for question in questions:
         for variant in question.texts.values():
-            assert variant["en"] and CJK.search(variant["zh"]), question.id
+            assert variant["en"] and has_cjk(variant["zh"]), question.id
     assert {c.id for c in table.complaints} >= {"fever", "headache", "abdominal_pain", "chest_pain", "breathing",
                                                   "rash", "gastro", "urinary", "back_pain", "dizziness",
                                                   "mental_health", "child"}

@@ -10,6 +10,7 @@ import pytest
 
 from chatbot.answer import TriageLevel
 from chatbot.safety.facts import PatientFacts
+from chatbot.safety.language import has_cjk
 from chatbot.safety.screen import RedFlagScreen, ScreenResult, default_screen
 
 EVAL_DATA = Path(__file__).resolve().parents[2] / "evals" / "data"
@@ -184,7 +185,7 @@ def test_a_physical_emergency_is_not_a_crisis(screen):
 def test_hits_follow_the_conversation_language(screen):
     zh = screen.screen(["胸口疼，出了一身冷汗"])
     assert zh.language == "zh"
-    assert all(any("\u4e00" <= ch <= "\u9fff" for ch in h.message) for h in zh.hits)
+    assert all(has_cjk(h.message) for h in zh.hits)
     en = screen.screen(["chest pain and I'm sweating"])
     assert en.language == "en"
     assert all(h.message.isascii() for h in en.hits)

@@ -55,6 +55,15 @@ def test_screen_and_triage_json(fake_env, capsys):
     assert code == 0 and triage["kind"] == "triage" and triage["triage"]["level"]
 
 
+def test_escalation_panel_follows_the_decided_level(fake_env, capsys):
+    code, out, _ = _run(capsys, "ask", "my right calf is swollen and really tender")  # urgent-only red flag
+    assert code == 0 and "URGENT: get medical help today" in out and "EMERGENCY" not in out
+    code, out, _ = _run(capsys, "ask", "crushing chest pain going down my left arm, sweating")
+    assert code == 0 and "EMERGENCY" in out and "URGENT: get medical help" not in out
+    code, out, _ = _run(capsys, "triage", "我有尿路感染，现在发烧了")  # urgent, in Chinese
+    assert code == 0 and "尽快就医" in out and "紧急情况" not in out and "EMERGENCY" not in out
+
+
 def test_empty_question_is_a_clear_error(fake_env, capsys):
     code, out, _ = _run(capsys, "ask", "--json", "   ")
     assert code == 2 and "empty" in json.loads(out)["error"]

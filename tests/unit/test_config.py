@@ -55,6 +55,7 @@ def test_relative_paths_anchor_at_project_root():
         ({"overrides": {"llm": {"n_ctx": 10}}}, "llm.n_ctx"),
         ({"overrides": {"llm": {"no_such_key": 1}}}, "no_such_key"),
         ({"config_file": "/nonexistent/settings.yaml"}, "not found"),
+        ({"overrides": {"vector_store": {"backend": "faiss"}}}, "vector_store.backend"),
     ],
 )
 def test_bad_settings_give_clear_errors(kwargs, needle):
@@ -72,3 +73,16 @@ def test_malformed_yaml_file_is_reported(tmp_path):
 def test_an_old_relevance_floor_key_says_what_replaced_it():
     with pytest.raises(SettingsError, match=r"retrieval\.min_similarity.*replaced by retrieval\.min_evidence"):
         load_settings("cpu", overrides={"retrieval": {"min_similarity": 0.3}}, environ={})
+
+
+def test_the_store_factory_reads_the_vector_store_backend(tmp_path):
+    from chatbot.embedding import FakeEmbedder
+    from chatbot.vectorstore import ChunkStore, make_store
+
+    settings = load_settings(overrides={"data_dir": str(tmp_path), "vector_store": {"collection": "mine"}}, environ={})
+    store = make_store(settings, FakeEmbedder())
+    assert isinstance(store, ChunkStore) and store.count() == 0 and (tmp_path / "chroma").is_dir()
+    # a backend that slipped past validation (code building settings by hand) is refused by name, not ignored
+    odd = settings.model_copy(update={"vector_store": settings.vector_store.model_copy(update={"backend": "faiss"})})
+    with pytest.raises(SettingsError, match="vector_store.backend 'faiss' is not supported; choose one of: chroma"):
+        make_store(odd, FakeEmbedder())

@@ -5,8 +5,8 @@ import json
 import pytest
 
 from chatbot.answer import TriageLevel
-from chatbot.conversation import InputError, Session
-from chatbot.conversation.engine import clean_message
+from chatbot.conversation import InputError, Session, TurnError
+from chatbot.conversation.engine import Event, clean_message
 from chatbot.conversation.session import Turn
 from chatbot.generation import FakeLLM
 
@@ -22,7 +22,11 @@ def test_answer_cites_listed_sources_and_reports_timings(engine):
     assert answer.kind == "answer"
     assert answer.sources and answer.sources[0].n == 1 and answer.sources[0].url.startswith("http")
     assert "[1]" in answer.answer
-    assert answer.triage is not None and answer.triage.level in TriageLevel
+    # no rule or care floor fires for a plain sore throat: the (fake) model's "routine" is the level
+    triage = answer.triage
+    assert triage is not None and triage.rules_level is None and triage.floor_level is None
+    assert triage.level == TriageLevel.routine and triage.decided_by == "model"
+    assert triage.model_level == TriageLevel.routine and triage.reasons  # never a level without a reason
     assert answer.timings.total_ms > 0 and answer.timings.first_token_ms is not None
     json.loads(answer.model_dump_json())  # the answer object is JSON-serialisable
 
@@ -155,6 +159,13 @@ def test_over_long_message_gets_a_clear_error_and_nothing_is_lost(engine):
     with pytest.raises(InputError, match="limit is 4000"):
         list(engine.stream(session, "a" * 4001))
     assert session.turns == []
+
+
+def test_a_turn_that_ends_without_an_answer_is_an_error_not_none(engine, monkeypatch):
+    """``ask`` promises an Answer: a pipeline that ends without one raises (also under python -O), never gives None."""
+    monkeypatch.setattr(engine, "_turn", lambda session, text, one_shot: iter([Event("escalation", text="Call 911.")]))
+    with pytest.raises(TurnError, match="without an answer"):
+        engine.ask(Session(), "crushing chest pain")
 
 
 def test_control_characters_and_lone_surrogates_do_not_crash():

@@ -9,6 +9,7 @@ import pytest
 from chatbot.answer import TriageLevel
 from chatbot.conversation import Session
 from chatbot.generation import FakeLLM
+from chatbot.safety.language import has_cjk
 
 SELF_CARE_JSON = json.dumps({"level": "self_care", "reasons": ["sounds mild"], "red_flags": [],
                              "possible_conditions": [], "follow_up_questions": []})
@@ -92,4 +93,4 @@ def test_possible_conditions_are_the_matched_topics_in_the_patients_language(eng
     assert answer.triage.possible_conditions and set(answer.triage.possible_conditions) <= titles
     zh = engine.ask(Session(), "我30岁，嗓子疼，咽东西更疼，怎么办？", one_shot=True)
     assert zh.triage.possible_conditions
-    assert all(any("\u4e00" <= c <= "\u9fff" for c in name) for name in zh.triage.possible_conditions)
+    assert all(has_cjk(name) for name in zh.triage.possible_conditions)

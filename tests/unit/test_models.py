@@ -13,6 +13,43 @@ def test_catalogue_names_the_bundled_models():
     assert all(len(e.sha256 or "") == 64 for e in cat.values())
 
 
+def test_catalogue_refuses_a_chat_format_token_counting_does_not_know(tmp_path):
+    from chatbot.generation.llm import CHAT_TEMPLATES
+    from chatbot.models.catalogue import SUPPORTED_CHAT_FORMATS
+
+    assert set(SUPPORTED_CHAT_FORMATS) == set(CHAT_TEMPLATES)
+    assert {e.chat_format for e in load_catalogue().values()} <= set(SUPPORTED_CHAT_FORMATS)
+    path = tmp_path / "catalogue.yaml"
+    path.write_text("models:\n  llama3:\n    kind: file\n    chat_format: llama-3\n")
+    with pytest.raises(ModelError, match="'llama3' has chat_format 'llama-3', which is not supported"):
+        load_catalogue(path)
+
+
+def test_token_counting_uses_the_model_chat_format(tmp_path):
+    from chatbot.generation.llm import GenerationError, LlamaCppLLM, check_chat_template, render_chat
+    from chatbot.models.catalogue import ResolvedModel
+
+    class Tokenizer:  # one token per byte: the count follows the rendered prompt exactly
+        def tokenize(self, text, add_bos, special):
+            return list(text)
+
+    messages = [{"role": "system", "content": "Be kind."}, {"role": "user", "content": "hi"}]
+    llm = LlamaCppLLM(ResolvedModel("m", tmp_path / "m.gguf", ""), 2048, 1, 0, 0.2, 1)
+    llm._llama = Tokenizer()
+    prompt = render_chat("chatml", messages)
+    assert prompt == "<|im_start|>system\nBe kind.<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n"
+    assert llm.count_tokens(messages) == len(prompt.encode()) + 3
+    odd = LlamaCppLLM(ResolvedModel("m", tmp_path / "m.gguf", "", chat_format="alpaca"), 2048, 1, 0, 0.2, 1)
+    odd._llama = Tokenizer()
+    with pytest.raises(GenerationError, match="chat format 'alpaca' is not supported"):
+        odd.count_tokens(messages)
+    # the GGUF file's own template is checked against the configured format when the model loads
+    model = ResolvedModel("m", tmp_path / "m.gguf", "")
+    assert check_chat_template(model, {"tokenizer.chat_template": "{{ '<|im_start|>' + m.role }}"})
+    assert not check_chat_template(model, {"tokenizer.chat_template": "{{ '<|start_header_id|>' }}"})
+    assert check_chat_template(model, {})  # no template in the file: nothing to judge
+
+
 def test_user_model_path_must_be_gguf(tmp_path):
     bad = tmp_path / "model.gguf"
     bad.write_bytes(b"not a model")

@@ -113,7 +113,9 @@ def test_triage_route(client):
     body = client.post("/v1/triage", json={"message": EMERGENCY}).json()
     assert body["kind"] == "triage" and body["triage"]["level"] == "emergency" and body["escalation"]
     routine = client.post("/v1/triage", json={"message": QUESTION}).json()
-    assert routine["triage"]["level"] in {lvl.value for lvl in TriageLevel}
+    # no red flag: no escalation, and the level is the (fake) model's, said by the model
+    assert not routine["escalation"] and routine["triage"]["red_flags"] == []
+    assert routine["triage"]["level"] == "routine" and routine["triage"]["decided_by"] == "model"
 
 
 def test_openai_completion_with_history_and_health_answer(client):

@@ -20,6 +20,7 @@ from chatbot.vectorstore import ChunkStore
 from tests.conftest import fake_settings
 
 EMERGENCY = "crushing chest pain spreading to my left arm and I'm sweating"
+URGENT = "my right calf is swollen and really tender"  # an urgent-only red flag (a possible clot)
 QUESTION = "My sore throat hurts when I swallow, what can I do at home?"
 
 
@@ -113,6 +114,37 @@ def test_emergency_shows_the_banner_before_the_answer_and_keeps_it(page):
     # the banner stays pinned for the rest of the conversation, and after a reload
     later = _final(_turn(page, "thanks, what else?", final["state"]))
     assert later["banner"] and page.load(later["state"], None)["banner"]
+
+
+def test_emergency_banner_says_emergency_in_red(page):
+    final = _final(_turn(page, EMERGENCY, {"sid": ""}))
+    assert 'data-level="emergency"' in final["banner"] and "⚠ EMERGENCY" in final["banner"]
+    assert "phc-banner-urgent" not in final["banner"] and final["state"]["escalation_level"] == "emergency"
+
+
+def test_urgent_only_red_flags_get_an_urgent_notice_not_the_emergency_banner(page):
+    updates = _turn(page, URGENT, {"sid": ""})
+    banners = [u["banner"] for u in updates if u.get("banner")]
+    assert banners and all('data-level="urgent"' in b and "phc-banner-urgent" in b for b in banners)
+    final = _final(updates)
+    assert "URGENT: get medical help today" in final["banner"] and "EMERGENCY" not in final["banner"]
+    assert 'data-level="urgent"' in final["chat"][-1]["content"]  # the badge says the same
+    state = final["state"]
+    assert state["escalation_level"] == "urgent"
+    # the notice keeps its level after a reload and in Chinese (the heading from messages.yaml)
+    assert 'data-level="urgent"' in page.load(state, None)["banner"]
+    zh = page.set_language("zh", state)["banner"]
+    assert "尽快就医" in zh and "紧急情况" not in zh
+
+
+def test_banner_follows_the_decided_level_and_fails_safe():
+    urgent = web.banner_html("Please get medical help today.", "zh", "urgent")
+    assert "尽快就医" in urgent and "phc-banner-urgent" in urgent
+    assert 'data-level="emergency"' in web.banner_html("Call 120.", "zh", "emergency")
+    # an old stored banner without a level (or a tampered one) is shown as an emergency, never played down
+    assert 'data-level="emergency"' in web.banner_html("Call 911.", "en")
+    state = clean_state({"escalation": "Call 911.", "escalation_level": "<b>"})
+    assert state["escalation_level"] == "" and 'data-level="emergency"' in web._banner(state, "en")
 
 
 def test_too_long_message_is_given_back_untouched(page):
