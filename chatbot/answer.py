@@ -105,8 +105,9 @@ class Refusal(BaseModel):
     """Why part of a request was declined, and where to go instead."""
 
     kind: str = Field(
-        ..., description="prescription | dosing | diagnosis | self_harm_method | injection | out_of_scope"
+        ..., description="prescription | dosing | diagnosis | self_harm_method | injection | out_of_scope | harmful"
     )
+    category: str | None = Field(None, description="for kind harmful: fraud, privacy, harming_others ...")
     message: str
 
 

@@ -360,6 +360,8 @@ SAFETY_FILES = {
     "refusals": EVAL_DATA / "safety_refusals.jsonl",
     # written blind to the rulebook: crisis messages by intent/plan/method/euphemism and benign look-alikes
     "self_harm": EVAL_DATA / "self_harm_paraphrases.jsonl",
+    # written blind to the patterns and the training examples; dev/test split by id before any result was seen
+    "harmful": EVAL_DATA / "harmful_requests.jsonl",
 }
 
 

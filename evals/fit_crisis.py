@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from typing import Any
 
 from chatbot.safety.crisis import DEFAULT_EXAMPLES_PATH, build_pipeline, read_examples
 from chatbot.safety.text import normalize
 
 
-def out_of_fold(texts: list[str], labels: list[int], folds: int = 5, seed: int = 0) -> list[float]:
-    """P(crisis) for every example from a model that did not see it."""
+def out_of_fold(texts: list[str], labels: list[int], folds: int = 5, seed: int = 0,
+                build: Callable[[], Any] = build_pipeline) -> list[float]:
+    """P(label 1) for every example from a model (``build()``) that did not see it."""
     from sklearn.model_selection import StratifiedKFold
 
     probs = [0.0] * len(texts)
     norm = [normalize(t) for t in texts]
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(norm, labels):
-        model = build_pipeline().fit([norm[i] for i in train], [labels[i] for i in train])
+        model = build().fit([norm[i] for i in train], [labels[i] for i in train])
         for i, p in zip(test, model.predict_proba([norm[i] for i in test])[:, 1]):
             probs[i] = float(p)
     return probs

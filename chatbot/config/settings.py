@@ -125,7 +125,13 @@ class SafetySettings(_Section):
     minimising: Path = Path("knowledge/minimising.yaml")
     consistency: Path = Path("knowledge/consistency.yaml")
     crisis_examples: Path = Path("knowledge/self_harm_examples.jsonl")
-    crisis_threshold: float = Field(0.6, gt=0, lt=1, description="P(crisis) from the classifier that escalates")
+    crisis_threshold: float = Field(0.55, gt=0, lt=1, description="P(crisis) from the classifier that escalates")
+    harmful_examples: Path = Path("knowledge/harmful_examples.jsonl")
+    harmful_patterns: Path = Path("knowledge/harmful_requests.yaml")
+    harmful_threshold: float = Field(0.75, gt=0, lt=1, description="P(harmful) from the classifier that declines")
+    harmful_covert_threshold: float = Field(
+        0.3, gt=0, lt=1, description="the same when the request asks for secrecy ('without her knowing')"
+    )
 
 
 class ServerSettings(_Section):

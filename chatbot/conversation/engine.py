@@ -47,6 +47,7 @@ from chatbot.safety import (
 from chatbot.safety.consistency import ConsistencyCheck
 from chatbot.safety.crisis import CrisisClassifier, load_classifier
 from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
+from chatbot.safety.harmful import HarmfulRequestFilter, load_filter
 from chatbot.safety.minimising import Minimising
 from chatbot.safety.rulebook import LocaleTable
 
@@ -140,6 +141,12 @@ class Engine:
         return load_classifier(str(self.settings.path(cfg.crisis_examples)), cfg.crisis_threshold)
 
     @cached_property
+    def harmful(self) -> HarmfulRequestFilter:
+        cfg = self.settings.safety
+        return load_filter(str(self.settings.path(cfg.harmful_examples)), str(self.settings.path(cfg.harmful_patterns)),
+                           cfg.harmful_threshold, cfg.harmful_covert_threshold)
+
+    @cached_property
     def consistency(self) -> ConsistencyCheck:
         path = self.settings.path(self.settings.safety.consistency)
         return ConsistencyCheck.from_path(self.locales, self.locale, path)
@@ -182,7 +189,7 @@ class Engine:
         """Load the embedder, BM25 and the model and evaluate the fixed prompt prefix once, so the first patient
         turn pays neither the torch import nor the prefix (llama.cpp reuses it from the KV cache)."""
         self.retriever.search("sore throat")
-        _ = self.crisis  # trained once per process, before the first patient
+        _ = self.crisis, self.harmful  # trained once per process, before the first patient
         warm = getattr(self.llm, "warm_up", None)
         if warm is not None:
             warm(self._prefix())
@@ -248,7 +255,7 @@ class Engine:
             "session_id": session.id,
         }
 
-        refusal = check_boundaries(text, lang, self.locale, locales=self.locales)
+        refusal = check_boundaries(text, lang, self.locale, locales=self.locales, harmful=self.harmful)
         if refusal is not None:
             answer = Answer(
                 answer=refusal.message,

@@ -23,6 +23,8 @@ from pathlib import Path
 import yaml
 
 from chatbot.answer import Refusal
+from chatbot.safety.harmful import CATEGORIES as HARMFUL_CATEGORIES
+from chatbot.safety.harmful import HarmfulRequestFilter
 from chatbot.safety.rulebook import DEFAULT_LOCALES_PATH, Locale, LocaleTable, RulebookError, load_locales
 from chatbot.safety.text import CJK, normalize
 
@@ -381,14 +383,23 @@ def matched_kinds(text: str) -> list[str]:
 
 
 def check_boundaries(
-    text: str, lang: str, locale: str, *, locales: LocaleTable | str | Path | None = None
+    text: str, lang: str, locale: str, *, locales: LocaleTable | str | Path | None = None,
+    harmful: HarmfulRequestFilter | None = None,
 ) -> Refusal | None:
     """A kind refusal in ``lang`` when the request must be declined, else None (the turn goes on).
 
     ``locale`` picks the emergency, crisis and poison numbers; ``locales`` overrides the table (tests, a custom
-    settings file); by default ``knowledge/locales.yaml`` is read once.
+    settings file); by default ``knowledge/locales.yaml`` is read once. ``harmful`` adds the harmful-request
+    policy (fraud, covert treatment, discrimination ...) after the narrower kinds above (a request to prescribe
+    or an injection keeps its own, more specific message; so does a request with no health content at all).
     """
     kind = classify(text)
+    if kind is None and harmful is not None:
+        verdict = harmful.verdict(text)
+        if verdict is not None:
+            key = f"harmful_{verdict.category}"
+            return Refusal(kind="harmful", category=verdict.category,
+                           message=refusal_message(key, lang, locale, locales=locales))
     if kind is None:
         return None
     return Refusal(kind=kind, message=refusal_message(kind, lang, locale, locales=locales))
@@ -409,7 +420,7 @@ def _texts(path: Path = TEXTS_PATH) -> dict[str, dict[str, dict[str, str]]]:
     """The message table, checked once: every kind and part in both languages (a gap must fail loudly in tests)."""
     with open(path, encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
-    for kind in KINDS:
+    for kind in (*KINDS, *(f"harmful_{c}" for c in HARMFUL_CATEGORIES)):
         missing = [lang for lang in ("en", "zh") if not data["messages"].get(kind, {}).get(lang)]
         if missing:
             raise ValueError(f"{path}: message {kind!r} missing {missing}")

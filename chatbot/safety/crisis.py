@@ -13,10 +13,10 @@ process, and is deterministic, so no pickled model ships with the project).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from chatbot.answer import TriageLevel
 from chatbot.safety.messages import texts_for
@@ -25,29 +25,39 @@ from chatbot.safety.text import normalize
 
 DEFAULT_EXAMPLES_PATH = Path(__file__).resolve().parents[2] / "knowledge" / "self_harm_examples.jsonl"
 CRISIS_RULE_ID = "rf.mental.crisis_classifier"
+T = TypeVar("T")
 
 
 class CrisisModelError(ValueError):
     """The examples file cannot be used to train the classifier; the message says why."""
 
 
-def read_examples(path: str | Path = DEFAULT_EXAMPLES_PATH) -> tuple[list[str], list[int]]:
-    """Texts and labels (1 = crisis) from the JSONL examples file."""
+def read_labelled(path: str | Path, label: Callable[[dict], T], error: type[ValueError],
+                  need: str) -> tuple[list[str], list[T]]:
+    """Texts and labels from a JSONL examples file (one classifier's training data); ``label`` reads a row's
+    label, ``need`` names the fields for the error message."""
     texts: list[str] = []
-    labels: list[int] = []
+    labels: list[T] = []
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise CrisisModelError(f"cannot read {path}: {exc}") from exc
+        raise error(f"cannot read {path}: {exc}") from exc
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
             texts.append(str(row["text"]))
-            labels.append(1 if row["crisis"] is True else 0)
+            labels.append(label(row))
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise CrisisModelError(f"{path}:{number}: needs text and crisis (true/false): {exc}") from exc
+            raise error(f"{path}:{number}: needs {need}: {exc}") from exc
+    return texts, labels
+
+
+def read_examples(path: str | Path = DEFAULT_EXAMPLES_PATH) -> tuple[list[str], list[int]]:
+    """Texts and labels (1 = crisis) from the JSONL examples file."""
+    texts, labels = read_labelled(path, lambda row: 1 if row["crisis"] is True else 0, CrisisModelError,
+                                  "text and crisis (true/false)")
     if len(set(labels)) < 2:
         raise CrisisModelError(f"{path}: needs both crisis and look-alike examples")
     return texts, labels
