@@ -28,6 +28,15 @@ _CHILD_MAX_YEARS = 16.0
 _INFANT_MAX_YEARS = 1.0
 _MATCHED_MAX_CHARS = 80
 _HAS_ALNUM = re.compile(r"[a-z0-9]")
+# A guess is not a fact: "it's probably indigestion", "估计是累的" must not veto an emergency rule the way "my GP
+# said it's reflux" may. A veto match with one of these in its clause, before it, does not count for emergency
+# rules (urgent and routine rules keep every veto: there the cost of a false alarm weighs more).
+_HEDGE = re.compile(
+    r"\b(?:probably|prob|prolly|maybe|perhaps|possibly|likely|i think|i thought|i guess|i reckon|i assume|i hope"
+    r"|hopefully|must be|could be|might be|may be|should be|surely|presumably|guessing|says|said|thinks|reckons"
+    r"|insists|convinced)\b"
+    r"|估计|可能|应该|大概|也许|或许|以为|觉得|说是|说他|说她|怕是|八成|多半|没准"
+)
 
 
 class FiredRule(BaseModel):
@@ -117,6 +126,24 @@ class _Call:
         if atom not in self._found:
             self._found[atom] = self._scan(self.screen.pattern(atom))
         return self._found[atom]
+
+    def found_firm(self, atom: str) -> bool:
+        """Whether an atom is found, unnegated, with no hedge before it in its clause (a stated fact, not a
+        guess): how exclusions of emergency rules are read."""
+        if not self.found(atom):
+            return False
+        if atom.startswith("ctx:"):
+            return True
+        compiled = self.screen.pattern(atom)
+        for index in self.found(atom):
+            scoped = self.scoped[index]
+            latin, cjk = self._scripts[index]
+            for pattern in (compiled.en if latin else None, compiled.zh if cjk else None):
+                for m in pattern.finditer(scoped.text) if pattern is not None else ():
+                    lo, _ = scoped.clause_bounds(m.start(), m.end())
+                    if not scoped.is_negated(m.start(), m.end()) and not _HEDGE.search(scoped.text, lo, m.start()):
+                        return True
+        return False
 
     def _scan(self, compiled: _Compiled) -> dict[int, str]:
         hits: dict[int, str] = {}
@@ -218,7 +245,8 @@ class RedFlagScreen:
             elif not found:
                 return None
             per_term.append(found)
-        if any(call.found(atom) for atom in self._none[rule.id]):
+        firm = rule.triage_level == TriageLevel.emergency
+        if any(call.found_firm(atom) if firm else call.found(atom) for atom in self._none[rule.id]):
             return None
         if rule.match.within == "message" and common:
             texts = [t[min(common)] for t in per_term]
