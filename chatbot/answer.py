@@ -106,6 +106,7 @@ class Refusal(BaseModel):
 
     kind: str = Field(
         ..., description="prescription | dosing | diagnosis | self_harm_method | injection | out_of_scope | harmful"
+        " | other_users | privacy_question (the last two are truthful fixed answers, not refusals)"
     )
     category: str | None = Field(None, description="for kind harmful: fraud, privacy, harming_others ...")
     message: str

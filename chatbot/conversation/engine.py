@@ -255,7 +255,9 @@ class Engine:
             "session_id": session.id,
         }
 
-        refusal = check_boundaries(text, lang, self.locale, locales=self.locales, harmful=self.harmful)
+        privacy = self.settings.privacy
+        refusal = check_boundaries(text, lang, self.locale, locales=self.locales, harmful=self.harmful,
+                                   saving=privacy.save_transcripts or privacy.save_feedback)
         if refusal is not None:
             answer = Answer(
                 answer=refusal.message,

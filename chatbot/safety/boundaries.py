@@ -31,7 +31,8 @@ from chatbot.safety.text import CJK, normalize
 log = logging.getLogger(__name__)
 
 TEXTS_PATH = Path(__file__).with_name("texts") / "boundaries.yaml"
-KINDS = ("self_harm_method", "injection", "prescription", "dosing", "diagnosis", "out_of_scope")  # precedence order
+KINDS = ("self_harm_method", "injection", "other_users", "privacy_question", "prescription", "dosing", "diagnosis",
+         "out_of_scope")  # precedence order
 REMOVED = "[removed instruction-like text]"
 
 # ---- vocabulary -------------------------------------------------------------------------------------------------
@@ -212,7 +213,40 @@ _INJECTION = _compile(
     r"你现在是(?:一个|一名)?(?:没有|不受|无)(?:任何)?(?:限制|约束|规则)|你现在是\s*dan",
     r"(?:解除|取消|关闭|去掉)(?:你的|所有|全部)?(?:的)?(?:安全)?(?:限制|过滤|规则|审查)",
     r"从现在(?:开始|起)[,，]?你(?:必须|要|将|只能|就是)",
+    r"你的(?:系统)?(?:提示词|指令|设定|prompt)[^。？！?!]{0,6}(?:发给我|给我看|是什么|有哪些|告诉我|贴出来)",
 )
+# Meta questions get truthful, fixed answers instead of a model's guess ("the previous user said ...").
+_OTHER_USERS = _compile(
+    r"\b(?:what|who|which|tell me|show me|did|do|does|can you|could you|have you)\b[^.?!\n]{0,30}"
+    r"\b(?:previous|last|other|another|earlier|next|different) (?:user|users|person|patient|patients|people|customer"
+    r"|customers|conversation|conversations|chat|chats|session|sessions)\b[^.?!\n]{0,40}\b(?:tell|told|said|say"
+    r"|says|ask|asked|talk|talked|wrote|write|symptoms?|problems?|questions?|details|names?|about)\b",
+    r"\b(?:what|who) (?:did|do|does|have|has) (?:other|others|another|other people|someone else|anyone else)"
+    r"\b[^.?!\n]{0,30}\b(?:ask|asked|tell|told|say|said|talk)",
+    r"\b(?:show|tell|give|read) me (?:\w+ ){0,2}(?:someone elses|other (?:peoples|users|patients)) "
+    r"(?:chats?|conversations?|messages?|questions?|records?|data)\b",
+    r"(?:上一个|上一位|前一个|之前的|其他|别的)(?:用户|人|病人|患者|网友)[^。？！?!]{0,10}(?:问|说|聊|讲|告诉|提到|症状|问题)",
+    r"别人(?:都)?(?:问过|问了|跟你说|和你说|的聊天|的对话|的记录)",
+)
+_PRIVACY_QUESTION = _compile(
+    r"\b(?:what|how much) (?:do|will|does|did) (?:you|this (?:app|bot|chatbot|assistant|site)) (?:\w+ )?(?:store|save"
+    r"|keep|record|log|remember|collect|know) (?:about|on|from) (?:me|us|my)\b",
+    r"\b(?:do|will|does|are) (?:you|this (?:app|bot|chatbot|assistant)) (?:\w+ )?(?:store|save|keep|record|log"
+    r"|collect|share|send|upload|sell|storing|saving|keeping|recording|logging|sharing|sending)\b[^.?!\n]{0,25}"
+    r"\b(?:my|this|our|these|what i)\b[^.?!\n]{0,20}\b(?:data|chats?|conversations?|messages?|information|info"
+    r"|details|questions?|symptoms|type|write|say)\b",
+    r"\b(?:is|are) (?:this|my|our) (?:chat|conversation|data|messages?|information|info)\b[^.?!\n]{0,10}"
+    r"\b(?:private|confidential|stored|saved|recorded|logged|shared|safe|secure|encrypted)\b",
+    r"\bwhere (?:does|do|is|are) (?:my|this|our) (?:data|chat|conversation|messages?|information) (?:go|stored|saved"
+    r"|kept|sent)\b",
+    r"\b(?:delete|erase|remove|wipe) (?:my|this|our|all my) (?:data|chats?|conversations?|history|messages?"
+    r"|records?)\b",
+    r"(?:你|你们|这个(?:软件|程序|助手|机器人))(?:会)?(?:保存|存|记录|储存|收集|上传|分享|留)(?:下)?(?:了)?(?:我的)?"
+    r"(?:聊天|对话|记录|数据|信息|隐私|问题)",
+    r"(?:我的)?(?:聊天记录|对话|数据|信息|隐私)(?:会|会不会|是否)?(?:被)?(?:保存|上传|泄露|记录|存)",
+    r"(?:删除|删掉|清除)(?:我的)?(?:聊天记录|对话|数据|信息|记录)",
+)
+
 _PRESCRIPTION = _compile(
     r"(?:^|[.!?,;\n]\s*|\b(?:please|pls|plz|just|now|so|then|doc|doctor|ok|okay|hi|hello|hey)\s+)prescribe\s+"
     r"(?:me|us|my|him|her|them|something|some|a |an )",
@@ -354,6 +388,8 @@ _HEALTH = re.compile(
 _PATTERNS: dict[str, list[re.Pattern[str]]] = {
     "self_harm_method": _SELF_HARM,
     "injection": _INJECTION,
+    "other_users": _OTHER_USERS,
+    "privacy_question": _PRIVACY_QUESTION,
     "prescription": _PRESCRIPTION,
     "dosing": _DOSING,
     "diagnosis": _DIAGNOSIS,
@@ -384,12 +420,13 @@ def matched_kinds(text: str) -> list[str]:
 
 def check_boundaries(
     text: str, lang: str, locale: str, *, locales: LocaleTable | str | Path | None = None,
-    harmful: HarmfulRequestFilter | None = None,
+    harmful: HarmfulRequestFilter | None = None, saving: bool = False,
 ) -> Refusal | None:
     """A kind refusal in ``lang`` when the request must be declined, else None (the turn goes on).
 
     ``locale`` picks the emergency, crisis and poison numbers; ``locales`` overrides the table (tests, a custom
-    settings file); by default ``knowledge/locales.yaml`` is read once. ``harmful`` adds the harmful-request
+    settings file); by default ``knowledge/locales.yaml`` is read once. ``saving`` says whether transcripts or
+    feedback are stored (the privacy answer must say so). ``harmful`` adds the harmful-request
     policy (fraud, covert treatment, discrimination ...) after the narrower kinds above (a request to prescribe
     or an injection keeps its own, more specific message; so does a request with no health content at all).
     """
@@ -402,7 +439,9 @@ def check_boundaries(
                            message=refusal_message(key, lang, locale, locales=locales))
     if kind is None:
         return None
-    return Refusal(kind=kind, message=refusal_message(kind, lang, locale, locales=locales))
+    # The truthful answer to "what do you store about me?" depends on whether the operator turned saving on.
+    key = "privacy_question_saved" if kind == "privacy_question" and saving else kind
+    return Refusal(kind=kind, message=refusal_message(key, lang, locale, locales=locales))
 
 
 def refusal_message(kind: str, lang: str, locale: str, *, locales: LocaleTable | str | Path | None = None) -> str:
@@ -420,7 +459,7 @@ def _texts(path: Path = TEXTS_PATH) -> dict[str, dict[str, dict[str, str]]]:
     """The message table, checked once: every kind and part in both languages (a gap must fail loudly in tests)."""
     with open(path, encoding="utf-8") as handle:
         data = yaml.safe_load(handle)
-    for kind in (*KINDS, *(f"harmful_{c}" for c in HARMFUL_CATEGORIES)):
+    for kind in (*KINDS, "privacy_question_saved", *(f"harmful_{c}" for c in HARMFUL_CATEGORIES)):
         missing = [lang for lang in ("en", "zh") if not data["messages"].get(kind, {}).get(lang)]
         if missing:
             raise ValueError(f"{path}: message {kind!r} missing {missing}")

@@ -134,7 +134,24 @@ def test_precedence(text, kinds, winner):
 
 
 def test_precedence_order_is_the_documented_one():
-    assert KINDS == ("self_harm_method", "injection", "prescription", "dosing", "diagnosis", "out_of_scope")
+    assert KINDS == ("self_harm_method", "injection", "other_users", "privacy_question", "prescription", "dosing",
+                     "diagnosis", "out_of_scope")
+
+
+def test_privacy_answer_follows_the_storage_settings():
+    off = check_boundaries("what do you store about me?", "en", "US")
+    on = check_boundaries("what do you store about me?", "en", "US", saving=True)
+    assert off is not None and on is not None and off.kind == on.kind == "privacy_question"
+    assert "no transcript or feedback is saved" in off.message
+    assert "turned on saving" in on.message and "no transcript" not in on.message
+    zh = check_boundaries("你会保存我的聊天记录吗", "zh", "CN")
+    assert zh is not None and "不会保存聊天记录" in zh.message
+
+
+def test_no_invented_previous_user():
+    refusal = check_boundaries("what did the previous user tell you about their symptoms?", "en", "US")
+    assert refusal is not None and refusal.kind == "other_users"
+    assert "can't see anyone else's conversations" in refusal.message
 
 
 # ---- messages -----------------------------------------------------------------------------------------------------

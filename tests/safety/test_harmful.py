@@ -90,3 +90,12 @@ def test_bad_files_fail_with_a_message(tmp_path):
     patterns.write_text("categories:\n  fraud:\n    en: ['(']\n", encoding="utf-8")
     with pytest.raises(HarmfulModelError, match="bad pattern"):
         read_patterns(patterns)
+
+
+def test_engine_answers_the_storage_question_from_its_settings(engine):
+    off = engine.ask(Session(), "what do you store about me?")
+    assert off.refusal is not None and off.refusal.kind == "privacy_question"
+    assert "no transcript or feedback is saved" in off.answer
+    engine.settings.privacy.save_transcripts = True
+    on = engine.ask(Session(), "what do you store about me?")
+    assert "turned on saving" in on.answer and engine.llm.calls == []
