@@ -164,6 +164,7 @@ class Complaint:
     questions: tuple[Question, ...]
     pregnancy: bool = False
     child: bool = False
+    generic: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,7 @@ def _complaint(raw: dict[str, Any]) -> Complaint:
     groups = ["key_symptom"] + ["more_symptoms"] * (len(raw["questions"]) - 1)
     questions = tuple(_question(q, g) for q, g in zip(raw["questions"], groups))
     return Complaint(raw["id"], _patterns(raw.get("match")), questions, raw.get("pregnancy", False),
-                     raw.get("child", False))
+                     raw.get("child", False), raw.get("generic", False))
 
 
 @lru_cache(maxsize=4)
@@ -257,18 +258,20 @@ def _find_role(table: IntakeTable, norm: str) -> PatientRole | None:
 
 
 def _complaints(table: IntakeTable, ctx: _Context) -> list[Complaint]:
-    """Complaints the conversation mentions (not negated), in table order, plus the child block for a child."""
-    found = []
+    """Complaints the conversation mentions (not negated), the main one first: site complaints before generic ones
+    (a fever with belly pain is a belly-pain question), then by first mention; the child block last."""
+    found: list[tuple[bool, int, Complaint]] = []
+    child = []
     for complaint in table.complaints:
         if complaint.child:
             if ctx.audience == "child":
-                found.append(complaint)
+                child.append(complaint)
             continue
-        for pattern in complaint.patterns:
-            if any(not ctx.scoped.is_negated(m.start(), m.end()) for m in pattern.finditer(ctx.norm)):
-                found.append(complaint)
-                break
-    return found
+        starts = [m.start() for p in complaint.patterns for m in p.finditer(ctx.norm)
+                  if not ctx.scoped.is_negated(m.start(), m.end())]
+        if starts:
+            found.append((complaint.generic, min(starts), complaint))
+    return [c for *_, c in sorted(found, key=lambda f: (f[0], f[1]))] + child
 
 
 def _known(table: IntakeTable, name: str, norm: str) -> bool:
@@ -314,9 +317,18 @@ def _ranked(table: IntakeTable, ctx: _Context) -> list[Question]:
     """Every missing question, most important first by the group order in the YAML, duplicates dropped."""
     complaints = _complaints(table, ctx)
     candidates = _core_candidates(table, ctx, complaints)
-    candidates += [q for c in complaints for q in c.questions if not q.answered(ctx.norm)]
+    asked = [q for c in complaints for q in c.questions if not q.answered(ctx.norm)]
+    # The main complaint's first open question is the key one, whatever its place in its own list.
+    key = next((q for c in complaints[:1] for q in c.questions if not q.answered(ctx.norm)), None)
+    candidates += asked
     rank = {group: i for i, group in enumerate(table.order)}
-    ordered = sorted(enumerate(candidates), key=lambda iq: (rank.get(iq[1].group, len(rank)), iq[0]))
+
+    def group(question: Question) -> str:
+        if question.group not in ("key_symptom", "more_symptoms"):
+            return question.group  # safety, child ...: their own rank
+        return "key_symptom" if question is key else "more_symptoms"
+
+    ordered = sorted(enumerate(candidates), key=lambda iq: (rank.get(group(iq[1]), len(rank)), iq[0]))
     seen: set[str] = set()
     unique = []
     for _, question in ordered:

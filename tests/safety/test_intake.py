@@ -229,3 +229,20 @@ def test_the_table_has_both_languages_everywhere():
     assert {c.id for c in table.complaints} >= {"fever", "headache", "abdominal_pain", "chest_pain", "breathing",
                                                   "rash", "gastro", "urinary", "back_pain", "dizziness",
                                                   "mental_health", "child"}
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("I have pain in my lower right belly and a fever of 38.5", "en"),
+    ("fever of 38.5 since this morning and now pain in my lower right belly", "en"),
+    ("右下腹疼 发烧38度5", "zh"),
+])
+def test_the_site_complaint_leads_and_a_fever_does_not_bring_meningitis_questions(text, lang):
+    questions = intake_questions(extract_facts(text), [text], lang)
+    joined = " ".join(questions)
+    assert "glass" not in joined and "玻璃杯" not in joined  # the fever block's rash question
+    assert any("belly button" in q or "肚脐" in q for q in questions)
+
+
+def test_a_fever_alone_still_gets_its_own_questions():
+    questions = intake_questions(extract_facts("my son has a fever"), ["my son has a fever"], "en")
+    assert any("glass" in q for q in questions)
