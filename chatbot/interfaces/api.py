@@ -36,6 +36,7 @@ from chatbot import __version__
 from chatbot.answer import Answer
 from chatbot.config import Settings
 from chatbot.conversation import Engine, Event, InputError, Session, SessionStore
+from chatbot.privacy import hash_id
 
 log = logging.getLogger(__name__)
 
@@ -405,7 +406,7 @@ class LocalRecords:
 
     @staticmethod
     def hash_id(session_id: str, purpose: str = "session") -> str:
-        return hashlib.sha256(f"private-health-chatbot:{purpose}:{session_id}".encode()).hexdigest()[:16]
+        return hash_id(session_id, purpose)
 
     def feedback(self, session_id: str, record: dict[str, Any]) -> bool:
         """Append one feedback record; False (and nothing written) unless the installation opted in."""

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default 127.0.0.1; others need server.api_key)")
     serve.add_argument("--port", type=int)
     sub.add_parser("models", help="list bundled models and verify the configured one")
+    privacy = sub.add_parser("privacy", help="show or delete what an opt-in installation stored about patients")
+    privacy.add_argument("action", choices=["show", "delete"])
+    privacy.add_argument("--all", action="store_true", help="delete every transcript and all feedback")
+    privacy.add_argument("--session", help="delete one session's transcript and feedback (its session id)")
     return parser
 
 
@@ -101,6 +105,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return serve(settings, host=args.host, port=args.port)
     if command == "ingest":
         return _ingest(settings, args.paths, args.prune)
+    if command == "privacy":
+        return _privacy(settings, args.action, args.all, args.session)
     engine = _engine(settings)
     if command == "screen":
         return _screen(engine, args.message, args.json)
@@ -109,6 +115,20 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "triage":
         return _triage(engine, args.message, args.json)
     return chat(engine)
+
+
+def _privacy(settings: Settings, action: str, everything: bool, session: str | None) -> int:
+    from chatbot import privacy
+
+    if action == "show":
+        console.print(f"{settings.data_dir}: {privacy.stored(settings).summary()}")
+        return 0
+    if everything == bool(session):
+        err.print("[red]Say what to delete:[/red] --all, or --session ID (one of them).")
+        return 2
+    removed = privacy.delete_all(settings) if everything else privacy.delete_session(settings, session or "")
+    console.print(f"Deleted {removed.summary()}.")
+    return 0
 
 
 def _quiet_libraries() -> None:
