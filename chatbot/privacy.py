@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,3 +78,57 @@ def delete_session(settings: Settings, session_id: str) -> Stored:
             handle.write("".join(line + "\n" for line in kept))
         os.replace(tmp, path)  # atomic: a crash leaves the old file or the new one, never half
     return Stored(removed, dropped)
+
+
+# ---- identifiers in logs --------------------------------------------------------------------------------------------
+_IDENTIFIERS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "[email]"),
+    # national numbers first, so a phone pattern does not eat half of one: Chinese resident ID, NHS, US SSN
+    (re.compile(r"(?<!\d)\d{6}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?!\d)"), "[id]"),
+    (re.compile(r"(?<!\d)\d{3}[ -]\d{3}[ -]\d{4}(?!\d)|(?<!\d)\d{3}-\d{2}-\d{4}(?!\d)"), "[id]"),
+    (re.compile(r"(?:\+|00)\d{1,3}[\s.-]?(?:\(?\d{1,5}\)?[\s.-]?){2,5}\d{2,4}|(?<![\d.])(?:\(?0\d{2,4}\)?[\s.-]?)?"
+                r"\d{3,4}[\s.-]?\d{3,4}(?![\d.])|(?<!\d)1[3-9]\d{9}(?!\d)"), "[phone]"),
+    (re.compile(r"(?<!\d)(?:\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d{2}|(?:19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2}"
+                r"|(?:19|20)\d{2}年\d{1,2}月\d{1,2}日)(?!\d)"), "[date]"),
+    (re.compile(r"(?i)\b(?:my name is|i am called|i'm called|name:|patient:)\s+[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?"),
+     "[name]"),
+    (re.compile(r"(?:我叫|我的名字是|姓名[:：]?|患者[:：])\s*[\u4e00-\u9fff]{2,4}"), "[name]"),
+    (re.compile(r"(?i)\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|close"
+                r"|way|court|place|crescent|boulevard|blvd)\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"), "[address]"),
+    (re.compile(r"[\u4e00-\u9fff]{2,12}(?:路|街|大道|巷|胡同)\d+号(?:[\u4e00-\u9fff\d]{0,10}(?:室|楼|单元))?"),
+     "[address]"),
+]
+
+
+def redact_identifiers(text: str) -> str:
+    """``text`` with names, dates, phone and ID numbers, e-mail and street addresses replaced by placeholders."""
+    for pattern, placeholder in _IDENTIFIERS:
+        text = pattern.sub(placeholder, text)
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter: every log line (message, arguments and traceback) leaves with identifiers redacted.
+
+    Why on the handlers: a filter on a logger only sees records logged on that logger, not on its children or on
+    libraries; handlers see everything that is written.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line
+            message = str(record.msg)
+        record.msg, record.args = redact_identifiers(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact_identifiers(record.exc_text)
+        return True
+
+
+def redact_logs(logger: logging.Logger | None = None) -> None:
+    """Install :class:`RedactingFilter` on every handler of ``logger`` (the root logger by default), once."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())

@@ -15,6 +15,7 @@ from rich.panel import Panel
 
 from chatbot.answer import Answer, Triage, TriageLevel
 from chatbot.config import Settings, SettingsError, load_settings
+from chatbot.privacy import redact_logs
 
 console = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -65,6 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:  # some libraries (bm25s) force DEBUG on their own loggers
         handler.setLevel(level)
+    redact_logs()  # names, dates, phone and ID numbers, e-mail and addresses never reach a log line
     _quiet_libraries()
     if hasattr(sys.stdin, "reconfigure"):
         sys.stdin.reconfigure(errors="replace")

@@ -735,5 +735,6 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None) 
     if settings.server.api_key:
         say("API routes need 'Authorization: Bearer <key>'; the page asks non-local visitors for the key.")
     say("Press Ctrl-C to stop.")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # log_config=None: uvicorn's loggers propagate to the root handlers, which redact identifiers (chatbot.privacy)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, log_config=None)
     return 0

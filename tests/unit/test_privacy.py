@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
+
 from chatbot.answer import Answer
 from chatbot.interfaces.api import LocalRecords
 from chatbot.interfaces.cli import main
@@ -44,3 +46,44 @@ def test_delete_all_and_the_command(tmp_path, capsys):
     assert "2 transcript file(s), 2 feedback record(s)" in capsys.readouterr().out
     assert stored(settings).summary() == "0 transcript file(s), 0 feedback record(s)"
     assert delete_all(settings).summary() == "0 transcript file(s), 0 feedback record(s)"  # idempotent
+
+
+SEEDED = [  # (text, identifiers that must not survive)
+    ("My name is John Smith, DOB 03/04/1961", ["John", "Smith", "03/04/1961"]),
+    ("call 07700 900123 or +44 20 7946 0958, email j.smith@example.com", ["900123", "7946", "j.smith@"]),
+    ("NHS number 943 476 5919, SSN 123-45-6789", ["943 476 5919", "123-45-6789"]),
+    ("lives at 221 Baker Street, NW1 6XE", ["221 Baker", "NW1 6XE"]),
+    ("我叫王小明 身份证110101199003071234 电话13812345678", ["王小明", "110101199003071234", "13812345678"]),
+    ("住在北京市朝阳区建国路88号3单元", ["建国路88号"]),
+    ("born 1990-03-07, 1990年3月7日出生", ["1990-03-07", "1990年3月7日"]),
+]
+
+
+@pytest.mark.parametrize(("text", "secrets"), SEEDED)
+def test_identifiers_never_reach_a_log_line(text, secrets):
+    import io
+    import logging
+
+    from chatbot.privacy import redact_logs
+
+    stream = io.StringIO()
+    logger = logging.getLogger(f"test.redact.{abs(hash(text))}")
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(stream))
+    redact_logs(logger)
+    logger.warning("turn failed for %s", text)
+    try:
+        raise ValueError(text)
+    except ValueError:
+        logger.exception("unexpected")
+    written = stream.getvalue()
+    assert "turn failed for" in written and "ValueError" in written
+    for secret in secrets:
+        assert secret not in written
+
+
+def test_clinical_numbers_are_kept():
+    from chatbot.privacy import redact_identifiers
+
+    text = "temperature 38.5, BP 140/90, 2 x 500mg at 8:30 for 3 days, glucose 7.8 mmol/L, sats 94%, 52 years"
+    assert redact_identifiers(text) == text
