@@ -139,6 +139,19 @@ class ServerSettings(_Section):
     port: int = Field(7860, ge=1, le=65535)
     api_key: str | None = None
     max_sessions: int = Field(200, ge=1)
+    rate_limit: str = Field("60/minute", description="API requests per client (limits syntax: '60/minute')")
+    max_concurrent_per_client: int = Field(4, ge=1, description="API requests one client may have in flight")
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not a rate limit such as '60/minute' or '5/second'") from exc
+        return value
 
 
 class PrivacySettings(_Section):

@@ -226,11 +226,18 @@ class Guard:
     * the page: loopback clients pass; other clients need the key once, when one is set.
     """
 
-    def __init__(self, app: Callable, api_key: str | None, body_limit: int):
+    def __init__(self, app: Callable, api_key: str | None, body_limit: int, rate_limit: str = "60/minute",
+                 max_concurrent: int = 4):
+        from limits import parse, storage, strategies
+
         self.app = app
         self.api_key = api_key or None
         self.body_limit = body_limit
         self.token = page_token(self.api_key) if self.api_key else ""
+        self.rate = parse(rate_limit)
+        self.limiter = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+        self.max_concurrent = max_concurrent
+        self.in_flight: dict[str, int] = {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "http":
@@ -268,6 +275,27 @@ class Guard:
         if scope.get("method") not in {"POST", "PUT", "PATCH"}:
             await self.app(scope, receive, send)
             return
+        client = (scope.get("client") or ("unknown", 0))[0] or "unknown"
+        if not self.limiter.hit(self.rate, client):
+            await self._too_many(send, "Too many requests from this client", self.rate.get_expiry())
+            return
+        if self.in_flight.get(client, 0) >= self.max_concurrent:
+            await self._too_many(send, "Too many requests at once from this client", 1)
+            return
+        self.in_flight[client] = self.in_flight.get(client, 0) + 1
+        try:
+            await self._api_post(scope, receive, send)
+        finally:
+            self.in_flight[client] -= 1
+            if not self.in_flight[client]:
+                del self.in_flight[client]
+
+    async def _too_many(self, send, why: str, retry_after: int) -> None:
+        text = (f"{why}; try again in {retry_after} s. If this is an emergency, do not wait: call your local "
+                "emergency number now.")
+        await _send_json(send, 429, error_body(text, "rate_limited"), {"retry-after": str(retry_after)})
+
+    async def _api_post(self, scope, receive, send):
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.body_limit):
             await self._too_large(send)
@@ -503,7 +531,8 @@ def create_api(
     app.state.sessions = sessions
     app.state.records = records
     install_error_handlers(app)
-    app.add_middleware(Guard, api_key=settings.server.api_key, body_limit=body_limit(settings))
+    app.add_middleware(Guard, api_key=settings.server.api_key, body_limit=body_limit(settings),
+                       rate_limit=settings.server.rate_limit, max_concurrent=settings.server.max_concurrent_per_client)
     counter = _Counter()
 
     @app.get("/healthz")

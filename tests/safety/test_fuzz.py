@@ -102,7 +102,8 @@ def api_client(tmp_path_factory, mini_corpus_module):
     from tests.conftest import fake_settings
 
     tmp = tmp_path_factory.mktemp("fuzz-api")
-    config = fake_settings(tmp, ingest={"paths": [str(mini_corpus_module)]})
+    # a limit no fuzz run reaches: these tests are about bodies and headers (rate limits: tests/web/test_api.py)
+    config = fake_settings(tmp, ingest={"paths": [str(mini_corpus_module)]}, server={"rate_limit": "100000/minute"})
     engine = Engine(config, llm=FakeLLM(), store=ChunkStore(FakeEmbedder(), "knowledge", config.chroma_dir))
     engine.ensure_index(progress=False)
     with TestClient(create_api(engine), raise_server_exceptions=False) as client:

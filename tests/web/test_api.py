@@ -286,7 +286,14 @@ def test_transcripts_only_when_opted_in_and_never_with_the_clear_session_id(tmp_
 
 
 # ---- concurrency -------------------------------------------------------------------------------------------------
-def test_concurrent_sessions_do_not_cross_talk(client):
+def test_concurrent_sessions_do_not_cross_talk(engine):
+    # Eight patients behind one address (a clinic's proxy): the per-client cap is raised to let them all in.
+    engine.settings.server.max_concurrent_per_client = 8
+    with TestClient(create_api(engine)) as client:
+        _cross_talk(client)
+
+
+def _cross_talk(client) -> None:
     sessions, turns = 8, 3
 
     def patient(i: int) -> tuple[str, list[str]]:
@@ -311,3 +318,27 @@ def test_concurrent_sessions_do_not_cross_talk(client):
         session = store.get(sid)
         assert session.user_messages == sent  # only its own messages, in order
         assert len(session.turns) == 2 * turns
+
+
+def test_flooding_client_gets_429_with_retry_after_and_the_page_still_escalates(tmp_path, mini_corpus):
+    from chatbot.interfaces.web import WebChat
+
+    engine = _engine(tmp_path, mini_corpus, server={"rate_limit": "5/minute"})
+    with TestClient(create_api(engine)) as client:
+        statuses = [client.post("/v1/triage", json={"message": QUESTION}).status_code for _ in range(8)]
+        assert statuses[:5] == [200] * 5 and statuses[5:] == [429] * 3
+        limited = client.post("/v1/chat", json={"message": EMERGENCY})
+        assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+        assert "emergency" in limited.json()["error"]["message"]
+        assert client.get("/healthz").status_code == 200  # only the API is limited
+    # The browser page does not go through the API limiter: it still escalates at once after the flood.
+    final = list(WebChat(engine).respond(EMERGENCY, {"sid": ""}))[-1]
+    assert final["banner"] and final["state"]["escalation"]
+    assert 'data-level="emergency"' in final["chat"][-1]["content"]
+
+
+def test_a_bad_rate_limit_setting_is_a_clear_error(tmp_path):
+    from chatbot.config.settings import SettingsError
+
+    with pytest.raises((SettingsError, ValueError), match="rate limit"):
+        fake_settings(tmp_path, server={"rate_limit": "lots"})
