@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chatbot.config import Settings
+from chatbot.safety.language import CJK
 
 
 def hash_id(session_id: str, purpose: str = "session") -> str:
@@ -92,10 +93,10 @@ _IDENTIFIERS: list[tuple[re.Pattern[str], str]] = [
                 r"|(?:19|20)\d{2}年\d{1,2}月\d{1,2}日)(?!\d)"), "[date]"),
     (re.compile(r"(?i)\b(?:my name is|i am called|i'm called|name:|patient:)\s+[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?"),
      "[name]"),
-    (re.compile(r"(?:我叫|我的名字是|姓名[:：]?|患者[:：])\s*[\u4e00-\u9fff]{2,4}"), "[name]"),
+    (re.compile(rf"(?:我叫|我的名字是|姓名[:：]?|患者[:：])\s*[{CJK}]{{2,4}}"), "[name]"),
     (re.compile(r"(?i)\b\d{1,5}\s+(?:[A-Z][a-z]+\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|close"
                 r"|way|court|place|crescent|boulevard|blvd)\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b"), "[address]"),
-    (re.compile(r"[\u4e00-\u9fff]{2,12}(?:路|街|大道|巷|胡同)\d+号(?:[\u4e00-\u9fff\d]{0,10}(?:室|楼|单元))?"),
+    (re.compile(rf"[{CJK}]{{2,12}}(?:路|街|大道|巷|胡同)\d+号(?:[{CJK}\d]{{0,10}}(?:室|楼|单元))?"),
      "[address]"),
 ]
 
