@@ -34,15 +34,21 @@ class Stored:
         return f"{len(self.transcripts)} transcript file(s), {self.feedback_rows} feedback record(s)"
 
 
-def _feedback_path(settings: Settings) -> Path:
+def feedback_path(settings: Settings) -> Path:
+    """Where opt-in feedback is appended (``LocalRecords`` writes it, this module reads and deletes it)."""
     return settings.data_dir / "feedback" / "feedback.jsonl"
+
+
+def transcript_path(settings: Settings, session_id: str) -> Path:
+    """One session's opt-in transcript, named by the session's hash."""
+    return settings.data_dir / "transcripts" / f"{hash_id(session_id)}.jsonl"
 
 
 def stored(settings: Settings) -> Stored:
     """What is on disk now."""
     folder = settings.data_dir / "transcripts"
     transcripts = sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
-    path = _feedback_path(settings)
+    path = feedback_path(settings)
     rows = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()) if path.is_file() else 0
     return Stored(transcripts, rows)
 
@@ -52,17 +58,17 @@ def delete_all(settings: Settings) -> Stored:
     before = stored(settings)
     for path in before.transcripts:
         path.unlink(missing_ok=True)
-    _feedback_path(settings).unlink(missing_ok=True)
+    feedback_path(settings).unlink(missing_ok=True)
     return before
 
 
 def delete_session(settings: Settings, session_id: str) -> Stored:
     """Remove one session's transcript and its feedback rows (the rest of the feedback file is kept)."""
     key = hash_id(session_id)
-    transcript = settings.data_dir / "transcripts" / f"{key}.jsonl"
+    transcript = transcript_path(settings, session_id)
     removed = [transcript] if transcript.is_file() else []
     transcript.unlink(missing_ok=True)
-    path, dropped = _feedback_path(settings), 0
+    path, dropped = feedback_path(settings), 0
     if path.is_file():
         kept = []
         for line in path.read_text(encoding="utf-8").splitlines():

@@ -244,8 +244,6 @@ class Engine:
             # the level decided so far (rules and care floors; the model can only raise it): the interfaces show an
             # emergency banner only at emergency level
             level = TriageLevel.highest(screen.level, *(f.level for f in floors)) or TriageLevel.urgent
-            if screen.crisis:
-                level = TriageLevel.emergency
             yield Event("escalation", text=escalation, data={"level": level.value, "language": lang})
         base = {
             "language": lang,

@@ -36,7 +36,7 @@ from chatbot import __version__
 from chatbot.answer import Answer
 from chatbot.config import Settings
 from chatbot.conversation import Engine, Event, InputError, Session, SessionStore
-from chatbot.privacy import hash_id
+from chatbot.privacy import feedback_path, hash_id, transcript_path
 
 log = logging.getLogger(__name__)
 
@@ -441,14 +441,14 @@ class LocalRecords:
         if not self.feedback_enabled:
             return False
         row = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "session": self.hash_id(session_id), **record}
-        self._append(self.settings.data_dir / "feedback" / "feedback.jsonl", row)
+        self._append(feedback_path(self.settings), row)
         return True
 
     def transcript(self, session_id: str, message: str, answer: Answer) -> bool:
         if not self.settings.privacy.save_transcripts:
             return False
         ts = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        path = self.settings.data_dir / "transcripts" / f"{self.hash_id(session_id)}.jsonl"
+        path = transcript_path(self.settings, session_id)
         self._append(path, {"ts": ts, "role": "user", "text": message})
         level = answer.triage.level.value if answer.triage else None
         self._append(path, {"ts": ts, "role": "assistant", "text": answer.answer, "kind": answer.kind, "level": level})

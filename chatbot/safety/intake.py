@@ -319,7 +319,7 @@ def _ranked(table: IntakeTable, ctx: _Context) -> list[Question]:
     candidates = _core_candidates(table, ctx, complaints)
     asked = [q for c in complaints for q in c.questions if not q.answered(ctx.norm)]
     # The main complaint's first open question is the key one, whatever its place in its own list.
-    key = next((q for c in complaints[:1] for q in c.questions if not q.answered(ctx.norm)), None)
+    key = next((q for q in asked if q in complaints[0].questions), None) if complaints else None
     candidates += asked
     rank = {group: i for i, group in enumerate(table.order)}
 

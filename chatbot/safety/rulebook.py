@@ -359,6 +359,8 @@ def check_rulebook(path: str | Path = DEFAULT_RULEBOOK_PATH) -> list[str]:
     problems = _check_patterns(book) + _check_references(book)
     for rule in book.rules:
         problems += _check_sources(rule)
+        if rule.crisis and rule.triage_level != TriageLevel.emergency:  # a crisis message is always an emergency
+            problems.append(f"{rule.id}: a crisis rule must have level emergency")
     if problems:
         return problems  # examples cannot be run against a rulebook that does not compile
     from chatbot.safety.screen import RedFlagScreen

@@ -143,6 +143,7 @@ def test_privacy_answer_follows_the_storage_settings():
     on = check_boundaries("what do you store about me?", "en", "US", saving=True)
     assert off is not None and on is not None and off.kind == on.kind == "privacy_question"
     assert "no transcript or feedback is saved" in off.message
+    assert "encrypted copy in this browser" in off.message  # the page's own copy is not hidden
     assert "turned on saving" in on.message and "no transcript" not in on.message
     zh = check_boundaries("你会保存我的聊天记录吗", "zh", "CN")
     assert zh is not None and "不会保存聊天记录" in zh.message

@@ -254,3 +254,11 @@ def test_unused_concept_is_reported(tmp_path):
 def test_unreadable_file_is_reported(tmp_path):
     problems = check_rulebook(tmp_path / "missing.yaml")
     assert len(problems) == 1 and "cannot read" in problems[0]
+
+
+def test_a_crisis_rule_below_emergency_is_reported(tmp_path):
+    data = _mini()
+    data["rules"][0]["crisis"] = True
+    data["rules"][0]["level"] = "urgent"
+    problems = check_rulebook(_write(tmp_path, data))
+    assert any("crisis rule must have level emergency" in p for p in problems), problems
