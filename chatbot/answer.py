@@ -125,3 +125,6 @@ class Answer(BaseModel):
         "answer", description="answer | intake (follow-up questions asked) | no_sources | refusal | error"
     )
     session_id: str | None = None
+    follow_up_questions: list[str] = Field(
+        default_factory=list, description="the questions the assistant asks the patient in this reply, as data (an "
+        "intake reply's questions, or an answer's follow-ups), so no interface parses them out of the text")

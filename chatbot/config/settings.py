@@ -94,7 +94,7 @@ class ConversationSettings(_Section):
 class LevelThresholds(_Section):
     """Cut-offs on the model's level probabilities (see chatbot.safety.triage.decide_level)."""
 
-    emergency: float = Field(0.08, ge=0.0, le=1.0, description="P(emergency) at or above this: emergency")
+    emergency: float = Field(0.1, ge=0.0, le=1.0, description="P(emergency) at or above this: emergency")
     urgent: float = Field(0.45, ge=0.0, le=1.0, description="P(emergency) + P(urgent) at or above this: urgent")
     self_care: float = Field(0.6, ge=0.0, le=1.0, description="otherwise P(self_care) at or above this: self_care")
 

@@ -21,6 +21,7 @@ from chatbot import __version__
 from chatbot.answer import Answer, ModelInfo, Source, Timings, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
+from chatbot.conversation.turn import TurnContext
 from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
 from chatbot.knowledge.topic_names import conditions_for, load_topic_names
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
@@ -34,10 +35,8 @@ from chatbot.safety import (
     check_boundaries,
     combine_triage,
     decide_level,
-    describes_symptoms,
     detect_language,
     escalation_message,
-    extract_facts,
     intake_questions,
     load_locales,
     load_rulebook,
@@ -231,75 +230,70 @@ class Engine:
             yield from self._turn(session, text, one_shot)
 
     def _turn(self, session: Session, text: str, one_shot: bool) -> Iterator[Event]:
-        started = time.perf_counter()
-        timings = Timings()
-        lang = detect_language(text)
-        session.language = lang
-        session.facts = session.facts.merge(extract_facts(text))
-        session.turns.append(Turn("user", text))
-        screen, floors = self.decide_floor(session)
-        timings.screen_ms = screen.elapsed_ms
-        escalation = escalation_message(screen, lang, self.locale, self.locales)
-        if escalation:
+        ctx = self._open(session, text)
+        if ctx.escalation:
             # the level decided so far (rules and care floors; the model can only raise it): the interfaces show an
             # emergency banner only at emergency level
-            level = TriageLevel.highest(screen.level, *(f.level for f in floors)) or TriageLevel.urgent
-            yield Event("escalation", text=escalation, data={"level": level.value, "language": lang})
-        base = {
-            "language": lang,
-            "escalation": escalation,
-            "timings": timings,
-            "model": self.model_info(),
-            "session_id": session.id,
-        }
+            level = ctx.level_so_far or TriageLevel.urgent
+            yield Event("escalation", text=ctx.escalation, data={"level": level.value, "language": ctx.lang})
+        base = ctx.answer_fields(session.id, self.model_info())
 
         privacy = self.settings.privacy
-        refusal = check_boundaries(text, lang, self.locale, locales=self.locales, harmful=self.harmful,
+        refusal = check_boundaries(text, ctx.lang, self.locale, locales=self.locales, harmful=self.harmful,
                                    saving=privacy.save_transcripts or privacy.save_feedback)
         if refusal is not None:
-            answer = Answer(
-                answer=refusal.message,
-                refusal=refusal,
-                kind="refusal",
-                triage=_combine(screen, floors, None, lang),
-                **base,
-            )
-            yield from self._finish(session, answer, started)
+            answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal",
+                            triage=_combine(ctx.screen, ctx.floors, None, ctx.lang), **base)
+            yield from self._finish(session, answer, ctx.started)
             return
 
-        questions = self._missing_facts(session, screen, lang)
+        questions = self._missing_facts(session, ctx)
         if questions and self._may_ask(session, one_shot):
             session.intake_rounds += 1
-            body = self.prompts.text("intake_intro", lang) + "\n" + "\n".join(f"- {q}" for q in questions)
-            triage = _combine(screen, floors, None, lang) if screen.hits or floors else None
+            body = self.prompts.text("intake_intro", ctx.lang) + "\n" + "\n".join(f"- {q}" for q in questions)
+            triage = _combine(ctx.screen, ctx.floors, None, ctx.lang) if ctx.screen.hits or ctx.floors else None
             if triage is not None:
                 triage.follow_up_questions = questions
-            answer = Answer(answer=body, kind="intake", triage=triage, **base)
-            yield from self._finish(session, answer, started)
+            answer = Answer(answer=body, kind="intake", triage=triage, follow_up_questions=questions, **base)
+            yield from self._finish(session, answer, ctx.started)
             return
 
         yield Event("status", text="retrieving")
-        retrieval = self.retrieve(session, text, lang)
-        timings.retrieve_ms = retrieval.elapsed_ms
-        sources = _sources(retrieval.hits)
-        yield from self._generate(session, text, lang, (screen, floors), retrieval, sources, base, started,
-                                  pending=questions)
+        retrieval = self.retrieve(session, text, ctx.lang)
+        ctx.timings.retrieve_ms = retrieval.elapsed_ms
+        yield from self._generate(session, ctx, retrieval, base, pending=questions)
+
+    def _open(self, session: Session, text: str) -> TurnContext:
+        """Start a turn: the message joins the session and the deterministic layer reads the conversation once."""
+        started = time.perf_counter()
+        lang = detect_language(text)
+        session.language = lang
+        turn = session.add_user(text)
+        screen, floors = self.decide_floor(session)
+        ctx = TurnContext(text=text, lang=lang, screen=screen, floors=floors, reports_symptoms=turn.symptoms,
+                          personal=session.personal, started=started,
+                          escalation=escalation_message(screen, lang, self.locale, self.locales))
+        ctx.timings.screen_ms = screen.elapsed_ms
+        return ctx
 
     def decide_floor(self, session: Session) -> tuple[ScreenResult, list[FiredFloor]]:
         """The deterministic part of the level, from the whole conversation: red-flag rules and care floors
         (emergency floors join the rules, so they escalate at once), and the self-harm intent classifier. Runs
-        before any model work."""
-        screen = self.red_flags.screen(session.user_messages, session.facts)
+        before any model work. The facts the screen reads from the messages become the session's facts, so they
+        are extracted once per message."""
+        screen = self.red_flags.screen(session.user_messages)
+        session.facts = screen.facts
         screen = self.crisis.screen(screen, session.user_messages)
-        floors = self.floors.evaluate(session.user_messages, screen.facts)
+        floors = self.floors.evaluate(session.user_messages, screen.facts, symptoms=session.personal)
         return with_emergency_floors(screen, floors), floors
 
-    def _missing_facts(self, session: Session, screen: ScreenResult, lang: str) -> list[str]:
+    def _missing_facts(self, session: Session, ctx: TurnContext) -> list[str]:
         """What a nurse would still ask; nothing when a rule already says emergency (escalate, don't quiz)."""
-        if screen.level == TriageLevel.emergency or not describes_symptoms(session.user_messages[-1]):
+        if ctx.screen.level == TriageLevel.emergency or not ctx.reports_symptoms:
             return []
         cfg = self.settings.conversation
-        return intake_questions(session.facts, session.user_messages, lang, cfg.max_intake_questions)
+        return intake_questions(session.facts, session.user_messages, ctx.lang, cfg.max_intake_questions,
+                                reports_symptoms=True, facts_complete=True)
 
     def _may_ask(self, session: Session, one_shot: bool) -> bool:
         cfg = self.settings.conversation
@@ -328,20 +322,13 @@ class Engine:
 
     # ---- generation and triage ----------------------------------------------------------------------------------
     def _generate(
-        self,
-        session: Session,
-        text: str,
-        lang: str,
-        decided: tuple[ScreenResult, list[FiredFloor]],
-        retrieval: RetrievalResult,
-        sources: list[Source],
-        base: dict,
-        started: float,
-        pending: list[str],
+        self, session: Session, ctx: TurnContext, retrieval: RetrievalResult, base: dict, pending: list[str]
     ) -> Iterator[Event]:
-        messages = self._messages(session, text, lang, retrieval.hits)
-        triage = self._decide(session, lang, decided, messages, sources)
-        base["timings"].triage_ms = (time.perf_counter() - started) * 1000
+        lang, started = ctx.lang, ctx.started
+        sources = _sources(retrieval.hits)
+        messages = self._messages(session, ctx.text, lang, retrieval.hits)
+        triage = self._decide(ctx, messages, sources)
+        ctx.timings.triage_ms = (time.perf_counter() - started) * 1000
         if triage is not None:
             # The level is decided before a word of the answer: the badge shows now, and the answer is told it.
             triage.follow_up_questions = list(dict.fromkeys([*pending, *triage.follow_up_questions]))[:3]
@@ -350,7 +337,7 @@ class Engine:
         gen_started = time.perf_counter()
         if sources:
             yield Event("status", text="generating")
-            kind, body = yield from self._stream_answer(messages, lang, len(sources), base["timings"], started)
+            kind, body = yield from self._stream_answer(messages, lang, len(sources), ctx.timings, started)
             if kind == "answer":
                 checked = self.consistency.check(body, triage.level if triage else None, lang)
                 if checked.changed:  # advice below the badge, or another country's services: replaced
@@ -363,29 +350,22 @@ class Engine:
             kind, body = "no_sources", self.prompts.text("no_sources", lang)
             yield Event("token", text=body)
         gen_ms = (time.perf_counter() - gen_started) * 1000
-        answer = Answer(answer=body, kind=kind, triage=triage, sources=sources, **base)
+        answer = Answer(answer=body, kind=kind, triage=triage, sources=sources,
+                        follow_up_questions=triage.follow_up_questions if triage else [], **base)
         answer.model = self.model_info()
         level = triage.level.value if triage else "-"
         log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, level, gen_ms)
         yield from self._finish(session, answer, started)
 
-    def _decide(
-        self,
-        session: Session,
-        lang: str,
-        decided: tuple[ScreenResult, list[FiredFloor]],
-        messages: list[dict[str, str]],
-        sources: list[Source],
-    ) -> Triage | None:
+    def _decide(self, ctx: TurnContext, messages: list[dict[str, str]], sources: list[Source]) -> Triage | None:
         """The turn's level, before the answer: rules and care floors, then the model's level probabilities.
 
         An information question ("what are the warning signs of a stroke?") with no personal symptom and nothing
         fired gets no personal badge (None). The model is not asked when a rule already says emergency: nothing
         it says could change that.
         """
-        screen, floors = decided
-        personal = any(describes_symptoms(m) for m in session.user_messages)
-        if not personal and not screen.hits and not floors:
+        screen, floors, lang = ctx.screen, ctx.floors, ctx.lang
+        if not ctx.personal and not screen.hits and not floors:
             return None
         model = None
         if screen.level != TriageLevel.emergency:
@@ -502,36 +482,20 @@ class Engine:
         ``use_model=None`` skips the model when a rule already says emergency (nothing it says can change that);
         evaluations pass True to measure the model alone as well.
         """
-        started = time.perf_counter()
         text = clean_message(message, self.settings.conversation.max_message_chars)
         with session.lock:
-            lang = detect_language(text)
-            session.facts = session.facts.merge(extract_facts(text))
-            session.turns.append(Turn("user", text))
-            screen, floors = self.decide_floor(session)
-            retrieval = self.retrieve(session, text, lang)
+            ctx = self._open(session, text)
+            retrieval = self.retrieve(session, text, ctx.lang)
+            ctx.timings.retrieve_ms = retrieval.elapsed_ms
             sources = _sources(retrieval.hits)
-            run_model = use_model if use_model is not None else screen.level != TriageLevel.emergency
+            run_model = use_model if use_model is not None else ctx.screen.level != TriageLevel.emergency
             model = None
             if run_model:
-                model = self._model_triage(self._messages(session, text, lang, retrieval.hits), sources)
-            triage = _combine(screen, floors, model, lang)
-            timings = Timings(
-                screen_ms=screen.elapsed_ms,
-                retrieve_ms=retrieval.elapsed_ms,
-                total_ms=(time.perf_counter() - started) * 1000,
-            )
-            answer = Answer(
-                answer="; ".join(triage.reasons),
-                language=lang,
-                triage=triage,
-                sources=sources,
-                escalation=escalation_message(screen, lang, self.locale, self.locales),
-                timings=timings,
-                model=self.model_info(),
-                kind="triage",
-                session_id=session.id,
-            )
+                model = self._model_triage(self._messages(session, text, ctx.lang, retrieval.hits), sources)
+            triage = _combine(ctx.screen, ctx.floors, model, ctx.lang)
+            ctx.timings.total_ms = (time.perf_counter() - ctx.started) * 1000
+            answer = Answer(answer="; ".join(triage.reasons), triage=triage, sources=sources, kind="triage",
+                            **ctx.answer_fields(session.id, self.model_info()))
             session.turns.append(Turn("assistant", answer.answer))
             return answer
 
@@ -539,7 +503,7 @@ class Engine:
         """Load earlier turns (role, text) into an empty session, so the red-flag screen and the answer see them.
 
         For OpenAI-style requests, which carry their history, and for a browser whose conversation the server
-        forgot (restart, eviction). Facts are re-read from the earlier user messages here, not in the interface.
+        forgot (restart, eviction). Facts are read from the earlier user messages here, not in the interface.
         """
         limit = self.settings.conversation.max_message_chars
         with session.lock:
@@ -547,15 +511,18 @@ class Engine:
                 if role not in {"user", "assistant"} or not isinstance(text, str) or not text.strip():
                     continue
                 text = text.strip()[: limit * 2]
-                session.turns.append(Turn(role, text))
                 if role == "user":
-                    session.facts = session.facts.merge(extract_facts(text))
+                    session.add_user(text)
+                else:
+                    session.turns.append(Turn(role, text))
+            # the facts the earlier messages state, read by the same screen every turn uses
+            session.facts = self.red_flags.screen(session.user_messages).facts
 
     def screen_only(self, message: str) -> ScreenResult:
         """The deterministic escalation for one message: red-flag rules, the self-harm classifier and the
         emergency-level care floors (what a patient would see before any model work)."""
         text = clean_message(message, self.settings.conversation.max_message_chars)
-        screen = self.crisis.screen(self.red_flags.screen([text], extract_facts(text)), [text])
+        screen = self.crisis.screen(self.red_flags.screen([text]), [text])
         return with_emergency_floors(screen, self.floors.evaluate([text], screen.facts))
 
     def _finish(self, session: Session, answer: Answer, started: float) -> Iterator[Event]:

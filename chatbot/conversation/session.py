@@ -10,13 +10,14 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from chatbot.answer import Answer, Source
-from chatbot.safety import PatientFacts
+from chatbot.safety import PatientFacts, describes_symptoms
 
 
 @dataclass
 class Turn:
     role: str  # "user" | "assistant"
     text: str
+    symptoms: bool = False  # a user turn that reports the patient's own symptoms (read once, when added)
 
 
 @dataclass
@@ -34,6 +35,18 @@ class Session:
     @property
     def user_messages(self) -> list[str]:
         return [t.text for t in self.turns if t.role == "user"]
+
+    def add_user(self, text: str) -> Turn:
+        """Append a patient message, read once for whether it reports symptoms: intake, the care floors and the
+        badge all ask that question, and each reads this flag instead of scanning the text again."""
+        turn = Turn("user", text, symptoms=describes_symptoms(text))
+        self.turns.append(turn)
+        return turn
+
+    @property
+    def personal(self) -> bool:
+        """Whether any patient message so far reports symptoms (a personal badge is due, not only information)."""
+        return any(t.symptoms for t in self.turns if t.role == "user")
 
     @property
     def safe_id(self) -> str:

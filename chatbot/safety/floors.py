@@ -211,16 +211,22 @@ class CareFloors:
                 return
         raise FloorsError(f"floor {floor_id}: unknown condition {cond!r}")
 
-    def evaluate(self, messages: Sequence[str], facts: PatientFacts) -> list[FiredFloor]:
-        """Every floor that holds for the patient's messages so far, most urgent first, redundant ones dropped."""
+    def evaluate(self, messages: Sequence[str], facts: PatientFacts,
+                 symptoms: bool | None = None) -> list[FiredFloor]:
+        """Every floor that holds for the patient's messages so far, most urgent first, redundant ones dropped.
+
+        ``symptoms``: whether the messages report symptoms, when the caller already knows (the session reads each
+        message once); None reads them here."""
         texts = [normalize(m) for m in messages if isinstance(m, str) and m.strip()]
         if not texts:
             return []
+        if symptoms is None:
+            symptoms = any(describes_symptoms(m) for m in messages if isinstance(m, str))
         ctx = _Context(
             scoped=[Scoped.of(t, normalized=True) for t in texts],
             facts=facts,
             readings=read_measurements(texts),
-            symptoms=any(describes_symptoms(m) for m in messages if isinstance(m, str)),
+            symptoms=symptoms,
         )
         fired: list[FiredFloor] = []
         for floor_id, floor in self.book.floors.items():

@@ -338,25 +338,36 @@ def _ranked(table: IntakeTable, ctx: _Context) -> list[Question]:
     return unique
 
 
-def _context(facts: PatientFacts, messages: Sequence[str], lang: str, table: IntakeTable) -> _Context:
-    """Facts from the messages themselves, overridden by the session's facts (which may hold later corrections)."""
+def _context(facts: PatientFacts, messages: Sequence[str], lang: str, table: IntakeTable,
+             facts_complete: bool) -> _Context:
+    """Facts from the messages themselves, overridden by the session's facts (which may hold later corrections).
+    ``facts_complete``: the caller's facts were already read from these messages, so they are not read again."""
     derived = PatientFacts()
-    for message in messages:
-        derived = derived.merge(extract_facts(message))
+    if not facts_complete:
+        for message in messages:
+            derived = derived.merge(extract_facts(message))
     norm = normalize("\n".join(messages))
     return _Context(derived.merge(facts), norm, Scoped.of(norm, normalized=True), _find_role(table, norm),
                     "zh" if lang == "zh" else "en")
 
 
 def intake_questions(
-    facts: PatientFacts, messages: Sequence[str], lang: str, max_questions: int = 3
+    facts: PatientFacts, messages: Sequence[str], lang: str, max_questions: int = 3, *,
+    reports_symptoms: bool | None = None, facts_complete: bool = False,
 ) -> list[str]:
     """Up to ``max_questions`` short follow-up questions in ``lang``, most important first; [] when the last message
-    is not a symptom report or nothing important is missing (long-term conditions alone never warrant a round)."""
-    if max_questions <= 0 or not messages or not describes_symptoms(messages[-1]):
+    is not a symptom report or nothing important is missing (long-term conditions alone never warrant a round).
+
+    A turn that has already read its messages passes what it found: ``reports_symptoms`` (does the last message
+    report symptoms) and ``facts_complete`` (``facts`` were read from every message), so nothing is read twice."""
+    if max_questions <= 0 or not messages:
+        return []
+    if reports_symptoms is None:
+        reports_symptoms = describes_symptoms(messages[-1])
+    if not reports_symptoms:
         return []
     table = load_intake_table()
-    ctx = _context(facts, messages, lang, table)
+    ctx = _context(facts, messages, lang, table, facts_complete)
     chosen = _ranked(table, ctx)[:max_questions]
     if all(q.group == "history" for q in chosen):
         return []

@@ -122,6 +122,23 @@ _NEG_POST_PAST = re.compile(
 )
 _SENTENCE_END = re.compile(r"[!?;\n\u3002\uff01\uff1f\uff1b]|\.(?!\d)")
 
+# A negated list: "no dysuria, haematuria or fever", "没有发烧、咳嗽、呕吐". A cue's reach normally stops at a comma,
+# so a list item after it would read as stated; the list shape (short items joined by commas and a final "or", or
+# by the Chinese enumeration comma "、") carries the cue to every item. Without the final "or" the comma still
+# ends the cue's reach ("no fever, vomiting all night" keeps the vomiting).
+# Only noun negators carry over a list ("not feeding, is floppy or is hard to wake" lists separate statements), and
+# an item may not open with a verb or a subject.
+_LIST_CUE = re.compile(r"\b(?:no|without|denies|denied|deny|denying|negative for|free of|absence of|nor)$"
+                       r"|(?:没有|没|无|否认)$")
+_STOP_WORD = r"(?:but|and|however|though|although|yet|so|then|now|because|since|except)\b"
+_VERB_START = (r"(?:is|are|was|were|has|have|had|keeps?|kept|cant|wont|seems?|looks?|gets?|got|feels?|felt|becomes?"
+               r"|became|goes|went|he|she|they|i|it|we|you|my|his|her|their|its|hes|shes|im|theyre)\b")
+_ITEM = rf"(?!{_STOP_WORD}|{_VERB_START})[a-z0-9]+(?: (?!{_STOP_WORD})[a-z0-9]+){{0,3}}"
+_LIST_EN = re.compile(rf" ?{_ITEM}(?: ?, ?{_ITEM}){{1,6}} ?,? (?:or|nor) {_ITEM}")
+_ZH_STOP = "但不过可是而且还有另外现在然后"
+_ZH_ITEM = rf"[{CJK}](?:(?![{_ZH_STOP}])[{CJK}]){{0,5}}"
+_LIST_ZH = re.compile(rf"{_ZH_ITEM}(?:、{_ZH_ITEM}){{1,6}}(?:(?:或者|或|和|及|以及){_ZH_ITEM})?")
+
 _NEG_WINDOW_UNITS = 6.0
 _POST_WINDOW_CHARS = 24
 _WORD = re.compile(r"[a-z0-9]+")
@@ -158,6 +175,7 @@ class Scoped:
     clause_ends: list[int] = field(default_factory=list)
     cue_ends: list[int] = field(default_factory=list)
     cue_starts: list[int] = field(default_factory=list)
+    list_spans: list[tuple[int, int]] = field(default_factory=list)
 
     @classmethod
     def of(cls, text: str, *, normalized: bool = False) -> Scoped:
@@ -173,6 +191,8 @@ class Scoped:
         cues.sort(key=lambda c: c[1])
         scoped.cue_starts = [c[0] for c in cues]
         scoped.cue_ends = [c[1] for c in cues]
+        negators = [(m.start(), m.end()) for m in _NEG_PRE.finditer(masked) if _LIST_CUE.search(m.group(0))]
+        scoped.list_spans = _negated_lists(masked, negators)
         return scoped
 
     def clause_bounds(self, start: int, end: int) -> tuple[int, int]:
@@ -188,14 +208,18 @@ class Scoped:
 
     def is_negated(self, start: int, end: int) -> bool:
         """True when a cue before the match (same clause, close by) or a resolution after it cancels it."""
+        if any(lo <= start and end <= hi for lo, hi in self.list_spans):
+            return True
         lo, hi = self.clause_bounds(start, end)
-        i = bisect_right(self.cue_ends, start)
+        # A cue may overlap the match's first characters ("没有想伤害自己" where a pattern starts at "有"): any
+        # cue that starts before the match counts, so bisect on the match's end.
+        i = bisect_right(self.cue_ends, end)
         while i > 0:
             i -= 1
             cue_start, cue_end = self.cue_starts[i], self.cue_ends[i]
             if cue_start < lo:
                 break
-            if cue_end <= start and _units(self.text[cue_end:start]) <= _NEG_WINDOW_UNITS:
+            if cue_start < start and _units(self.text[cue_end:start]) <= _NEG_WINDOW_UNITS:
                 return True
         tail = self.text[end:min(hi, end + _POST_WINDOW_CHARS)]
         if _NEG_POST.search(tail):
@@ -203,6 +227,17 @@ class Scoped:
         after = self.text[end:end + _POST_WINDOW_CHARS + 8]
         stop = _SENTENCE_END.search(after)
         return bool(_NEG_POST_PAST.search(after[:stop.start()] if stop else after))
+
+
+def _negated_lists(masked: str, cues: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans of list items that follow a cue (see ``_LIST_EN``/``_LIST_ZH``): every item is negated."""
+    spans: list[tuple[int, int]] = []
+    for _, cue_end in cues:
+        for pattern in (_LIST_EN, _LIST_ZH):
+            m = pattern.match(masked, cue_end)
+            if m:
+                spans.append((cue_end, m.end()))
+    return spans
 
 
 def is_negated(text: str, start: int, end: int) -> bool:
