@@ -80,7 +80,7 @@ def pct(values: list[float], q: float) -> float:
 def terminal_path(profile: str, questions: list[str]) -> dict:
     """What the CLI does: one Engine in-process, warmed like ``serve`` warms it, then streamed turns."""
     from chatbot.conversation import Engine, Session
-    from chatbot.interfaces.web import warm_up
+    from chatbot.interfaces.server import warm_up
 
     engine = Engine(load_settings(profile))
     engine.ensure_index(progress=False)

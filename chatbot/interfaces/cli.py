@@ -102,7 +102,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if command == "models":
         return _models(settings)
     if command == "serve":
-        from chatbot.interfaces.web import serve
+        from chatbot.interfaces.server import serve
 
         return serve(settings, host=args.host, port=args.port)
     if command == "ingest":

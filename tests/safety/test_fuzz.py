@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from chatbot.answer import TriageLevel
 from chatbot.conversation import Session
 from chatbot.conversation.engine import InputError, clean_message
-from chatbot.interfaces.api import create_api
+from chatbot.interfaces.http.app import create_api
 from chatbot.safety.boundaries import check_boundaries
 from chatbot.safety.facts import extract_facts
 from chatbot.safety.intake import intake_questions

@@ -8,8 +8,8 @@ import stat
 import pytest
 
 from chatbot.answer import Answer
-from chatbot.interfaces.api import LocalRecords
 from chatbot.interfaces.cli import main
+from chatbot.interfaces.records import LocalRecords
 from chatbot.privacy import delete_all, delete_session, stored
 from tests.conftest import fake_settings
 

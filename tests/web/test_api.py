@@ -13,7 +13,9 @@ from chatbot.answer import Answer, TriageLevel
 from chatbot.conversation import Engine
 from chatbot.embedding import FakeEmbedder
 from chatbot.generation import FakeLLM
-from chatbot.interfaces.api import LocalRecords, create_api, is_loopback
+from chatbot.interfaces.http.app import create_api
+from chatbot.interfaces.http.guard import is_loopback
+from chatbot.interfaces.records import LocalRecords
 from chatbot.vectorstore import ChunkStore
 from tests.conftest import fake_settings
 
@@ -240,6 +242,16 @@ def test_api_key_required_on_every_api_route(keyed):
     assert keyed.get("/healthz").status_code == 200  # monitors need no key
 
 
+def test_models_route_lists_the_chat_model_behind_the_key(keyed):
+    _assert_error(keyed.get("/v1/models"), 401, "authentication_error")
+    auth = {"Authorization": f"Bearer {KEY}"}
+    body = keyed.get("/v1/models", headers=auth).json()
+    assert body["object"] == "list" and len(body["data"]) == 1
+    model = body["data"][0]
+    assert model["object"] == "model" and model["id"] and model["owned_by"] and isinstance(model["created"], int)
+    assert "GET" in _assert_error(keyed.post("/v1/models", json={}, headers=auth), 405)["message"]
+
+
 def test_page_needs_the_key_only_from_other_computers(tmp_path, mini_corpus):
     from fastapi.responses import HTMLResponse
 
@@ -321,7 +333,7 @@ def _cross_talk(client) -> None:
 
 
 def test_flooding_client_gets_429_with_retry_after_and_the_page_still_escalates(tmp_path, mini_corpus):
-    from chatbot.interfaces.web import WebChat
+    from chatbot.interfaces.web.handlers import WebChat
 
     engine = _engine(tmp_path, mini_corpus, server={"rate_limit": "5/minute"})
     with TestClient(create_api(engine)) as client:

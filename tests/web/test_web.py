@@ -13,9 +13,14 @@ from chatbot.answer import Answer, Source, Triage, TriageLevel
 from chatbot.conversation import Engine
 from chatbot.embedding import FakeEmbedder
 from chatbot.generation import FakeLLM
-from chatbot.interfaces import web
-from chatbot.interfaces.api import LocalRecords
-from chatbot.interfaces.web import WebChat, build_app, clean_state, follow_up_questions, render_answer, serve
+from chatbot.interfaces.records import LocalRecords
+from chatbot.interfaces.server import build_app, serve
+from chatbot.interfaces.web import render
+from chatbot.interfaces.web import turn as turn_view
+from chatbot.interfaces.web.handlers import WebChat, guess_language
+from chatbot.interfaces.web.render import follow_up_questions, render_answer
+from chatbot.interfaces.web.state import clean_state
+from chatbot.interfaces.web.texts import TEXTS
 from chatbot.vectorstore import ChunkStore
 from tests.conftest import fake_settings
 
@@ -26,7 +31,7 @@ QUESTION = "My sore throat hurts when I swallow, what can I do at home?"
 
 @pytest.fixture
 def page(engine, monkeypatch):
-    monkeypatch.setattr(web, "STREAM_EVERY_S", 0.0)  # show every token, to see the stream
+    monkeypatch.setattr(turn_view, "STREAM_EVERY_S", 0.0)  # show every token, to see the stream
     return WebChat(engine)
 
 
@@ -60,7 +65,18 @@ def test_every_level_has_words_in_both_languages():
     for lang in ("en", "zh"):
         for level in TriageLevel:
             html = render_answer(_answer(triage=Triage(level=level, decided_by="rules")), lang)
-            assert web._esc(web.TEXTS[lang]["levels"][level.value]) in html
+            assert render.esc(TEXTS[lang]["levels"][level.value]) in html
+
+
+def test_texts_have_the_same_keys_and_examples_in_every_language():
+    english = TEXTS["en"]
+    assert set(TEXTS) == {"en", "zh"}
+    for lang, texts in TEXTS.items():
+        assert set(texts) == set(english), lang
+        assert set(texts["levels"]) == {level.value for level in TriageLevel}, lang
+        assert set(texts["decided"]) == set(english["decided"]), lang
+        assert len(texts["example_list"]) == len(english["example_list"]), lang
+        assert all(isinstance(v, str) and v.strip() for v in texts.values() if not isinstance(v, dict | list)), lang
 
 
 def test_model_and_source_text_cannot_inject_html():
@@ -79,7 +95,7 @@ def test_follow_up_questions_from_intake_lines_and_triage():
     assert follow_up_questions(intake) == ["How old are you?", "Since when?"]
     with_triage = _answer(triage=Triage(level="routine", decided_by="model", follow_up_questions=["Any fever?"]))
     assert follow_up_questions(with_triage) == ["Any fever?"]
-    message = web.assistant_message(intake, "en")
+    message = render.assistant_message(intake, "en")
     assert [o["value"] for o in message["options"]] == ["How old are you?", "Since when?"]
 
 
@@ -138,13 +154,13 @@ def test_urgent_only_red_flags_get_an_urgent_notice_not_the_emergency_banner(pag
 
 
 def test_banner_follows_the_decided_level_and_fails_safe():
-    urgent = web.banner_html("Please get medical help today.", "zh", "urgent")
+    urgent = render.banner_html("Please get medical help today.", "zh", "urgent")
     assert "尽快就医" in urgent and "phc-banner-urgent" in urgent
-    assert 'data-level="emergency"' in web.banner_html("Call 120.", "zh", "emergency")
+    assert 'data-level="emergency"' in render.banner_html("Call 120.", "zh", "emergency")
     # an old stored banner without a level (or a tampered one) is shown as an emergency, never played down
-    assert 'data-level="emergency"' in web.banner_html("Call 911.", "en")
+    assert 'data-level="emergency"' in render.banner_html("Call 911.", "en")
     state = clean_state({"escalation": "Call 911.", "escalation_level": "<b>"})
-    assert state["escalation_level"] == "" and 'data-level="emergency"' in web._banner(state, "en")
+    assert state["escalation_level"] == "" and 'data-level="emergency"' in render.state_banner(state, "en")
 
 
 def test_too_long_message_is_given_back_untouched(page):
@@ -155,7 +171,7 @@ def test_too_long_message_is_given_back_untouched(page):
 
 
 def test_empty_message_is_a_hint_not_a_turn(page):
-    assert _turn(page, "   ", {"sid": ""}) == [{"notice": web.TEXTS["en"]["empty"]}]
+    assert _turn(page, "   ", {"sid": ""}) == [{"notice": TEXTS["en"]["empty"]}]
 
 
 def test_browsers_are_isolated(page):
@@ -208,7 +224,7 @@ def test_chinese_answer_switches_the_page_language(page):
 
 
 def test_load_follows_the_browser_language_first():
-    assert web.guess_language("zh-CN,zh;q=0.9") == "zh" and web.guess_language("en-GB") == "en"
+    assert guess_language("zh-CN,zh;q=0.9") == "zh" and guess_language("en-GB") == "en"
 
 
 # ---- feedback ----------------------------------------------------------------------------------------------------
