@@ -233,8 +233,8 @@ def _stream_turn(engine, session, message: str, one_shot: bool = False) -> None:
             console.print()
             if not shown:
                 _print_triage(event.answer)
-            elif event.answer.triage and event.answer.triage.follow_up_questions and event.answer.kind != "intake":
-                _print_follow_ups(event.answer.triage.follow_up_questions)
+            elif event.answer.follow_up_questions and event.answer.kind != "intake":
+                _print_follow_ups(event.answer.follow_up_questions)
             _print_sources(event.answer)
 
 
@@ -252,8 +252,8 @@ def _print_triage(answer: Answer | None) -> None:
     if answer is None or answer.triage is None:
         return
     _print_level(answer.triage)
-    if answer.triage.follow_up_questions and answer.kind != "intake":
-        _print_follow_ups(answer.triage.follow_up_questions)
+    if answer.follow_up_questions and answer.kind != "intake":
+        _print_follow_ups(answer.follow_up_questions)
 
 
 def _print_level(triage: Triage) -> None:

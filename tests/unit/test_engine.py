@@ -190,6 +190,8 @@ def test_intake_asks_follow_up_questions_then_remembers_answers(engine):
     session = Session()
     first = engine.ask(session, "I have a headache")
     assert first.kind == "intake" and first.answer.count("\n- ") >= 1
+    # the questions travel as data, the same ones the text lists
+    assert first.follow_up_questions and all(f"- {q}" in first.answer for q in first.follow_up_questions)
     second = engine.ask(session, "I'm 34, it started 2 days ago and it's about 5/10")
     assert second.kind == "answer"
     assert session.facts.age_years == 34
@@ -221,3 +223,26 @@ def test_restore_loads_history_so_the_screen_and_facts_see_it(engine):
     assert session.facts.age_years is not None and session.facts.age_years < 0.2
     answer = engine.ask(session, "she has a temperature of 38.5")
     assert answer.triage.level == TriageLevel.emergency  # infant fever: the age came from the restored turn
+
+
+def test_a_turn_reads_each_message_once_for_symptoms(engine, monkeypatch):
+    """The turn context is computed once: describes_symptoms runs once per new message, not per consumer."""
+    import chatbot.conversation.session as session_module
+    import chatbot.safety.floors as floors_module
+    import chatbot.safety.intake as intake_module
+
+    calls: list[str] = []
+    real = session_module.describes_symptoms
+
+    def counting(text: str) -> bool:
+        calls.append(text)
+        return real(text)
+
+    for module in (session_module, floors_module, intake_module):
+        monkeypatch.setattr(module, "describes_symptoms", counting)
+    engine.settings.conversation.intake_enabled = True
+    session = Session()
+    engine.ask(session, "I have had a headache since yesterday")
+    engine.ask(session, "I'm 34 and it's about 5/10")
+    assert calls == ["I have had a headache since yesterday", "I'm 34 and it's about 5/10"]
+    assert session.facts.age_years == 34

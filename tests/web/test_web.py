@@ -89,12 +89,14 @@ def test_model_and_source_text_cannot_inject_html():
     assert "javascript:" not in html
 
 
-def test_follow_up_questions_from_intake_lines_and_triage():
+def test_follow_up_questions_travel_as_data_not_text():
     text = "To give you better advice, could you tell me:\n- How old are you?\n- Since when?"
-    intake = Answer(answer=text, kind="intake")
+    intake = Answer(answer=text, kind="intake", follow_up_questions=["How old are you?", "Since when?"])
     assert follow_up_questions(intake) == ["How old are you?", "Since when?"]
-    with_triage = _answer(triage=Triage(level="routine", decided_by="model", follow_up_questions=["Any fever?"]))
-    assert follow_up_questions(with_triage) == ["Any fever?"]
+    # a '- ' line in the text is not a question the engine asked: nothing is parsed out of the answer
+    assert follow_up_questions(Answer(answer=text, kind="intake")) == []
+    answered = _answer(follow_up_questions=["Any fever?", "Any fever?"])
+    assert follow_up_questions(answered) == ["Any fever?"]
     message = render.assistant_message(intake, "en")
     assert [o["value"] for o in message["options"]] == ["How old are you?", "Since when?"]
 

@@ -96,13 +96,8 @@ def state_banner(state: dict[str, Any], lang: str) -> str:
 
 
 def follow_up_questions(answer: Answer) -> list[str]:
-    """The questions the engine asked: '- ' lines of an intake answer, plus triage.follow_up_questions."""
-    found: list[str] = []
-    if answer.kind == "intake":
-        found += [line.strip()[2:].strip() for line in answer.answer.splitlines() if line.strip().startswith("- ")]
-    if answer.triage is not None:
-        found += answer.triage.follow_up_questions
-    unique = list(dict.fromkeys(q for q in found if q))
+    """The questions the engine asked, as it sent them (``Answer.follow_up_questions``): never parsed from text."""
+    unique = list(dict.fromkeys(q for q in answer.follow_up_questions if q))
     return unique[:MAX_FOLLOW_UPS]
 
 
