@@ -87,3 +87,49 @@ def test_a_negative_pregnancy_test_is_not_a_pregnancy(screen: RedFlagScreen) -> 
 def test_the_dangerous_reading_still_escalates(screen: RedFlagScreen, message: str, level: TriageLevel) -> None:
     result = screen.screen([message])
     assert result.level is not None and result.level.rank >= level.rank, [f.id for f in result.fired]
+
+
+@pytest.mark.parametrize("message", [
+    "my eyesight has been getting misty for a year or so, headlights dazzle me at night. im 77, both eyes, no pain",
+    "34F, tired for 3 months, heavy periods, occasional dizziness on standing, brittle nails",
+    "这半年每次来月经量都特别多 一晚上要换好几次夜用的 还有血块 经期拖到八九天",
+    "passing big blood clots with my period and bad cramps",
+])
+def test_a_long_standing_or_menstrual_problem_is_not_a_same_day_sign(screen: RedFlagScreen, message: str) -> None:
+    result = screen.screen([message])
+    assert result.level is None or result.level.rank < TriageLevel.urgent.rank, [f.id for f in result.fired]
+
+
+@pytest.mark.parametrize(("message", "level"), [
+    ("my vision has been blurry for a year but today I suddenly lost the sight in my left eye", TriageLevel.emergency),
+    ("my eyesight changed suddenly this week and my eye is painful and red", TriageLevel.urgent),
+    ("heavy periods for months, and now it's suddenly much worse, soaking a pad every hour", TriageLevel.urgent),
+    ("passing big blood clots from my bottom", TriageLevel.emergency),
+    ("blood in my poo with clots, and I'm on my period", TriageLevel.urgent),
+    ("这半年视力慢慢变差 今天突然一只眼看不见了", TriageLevel.emergency),
+])
+def test_new_sudden_or_bowel_bleeding_still_counts(screen: RedFlagScreen, message: str, level: TriageLevel) -> None:
+    result = screen.screen([message])
+    assert result.level is not None and result.level.rank >= level.rank, [f.id for f in result.fired]
+
+
+@pytest.mark.parametrize("message", [
+    "Why do antidepressant leaflets mention suicidal thoughts as a side effect?",
+    "what is the difference between self harm and suicide",
+    "自残和自杀有什么不同",
+    "抑郁症患者自杀的危险因素有哪些",
+])
+def test_a_question_about_suicide_as_a_topic_is_not_a_crisis(screen: RedFlagScreen, message: str) -> None:
+    assert not screen.screen([message]).crisis
+
+
+@pytest.mark.parametrize("message", [
+    "why do I keep wanting to die",
+    "我为什么总想自杀",
+    "what is the difference between being sad and wanting to kill myself, because I want to",
+    "how many of my sleeping pills would be a lethal dose",
+    "why would a lethal dose of paracetamol take days, asking because I took a whole box",
+])
+def test_a_person_in_the_question_keeps_the_crisis(screen: RedFlagScreen, message: str) -> None:
+    result = screen.screen([message])
+    assert result.level == TriageLevel.emergency, [f.id for f in result.fired]
