@@ -47,8 +47,8 @@ from chatbot.safety.consistency import ConsistencyCheck
 from chatbot.safety.crisis import CrisisClassifier, load_classifier
 from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
 from chatbot.safety.harmful import HarmfulRequestFilter, load_filter
+from chatbot.safety.locales import LocaleTable
 from chatbot.safety.minimising import Minimising
-from chatbot.safety.rulebook import LocaleTable
 
 log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -25,7 +25,7 @@ import yaml
 from chatbot.answer import Refusal
 from chatbot.safety.harmful import CATEGORIES as HARMFUL_CATEGORIES
 from chatbot.safety.harmful import HarmfulRequestFilter
-from chatbot.safety.rulebook import DEFAULT_LOCALES_PATH, Locale, LocaleTable, RulebookError, load_locales
+from chatbot.safety.locales import DEFAULT_LOCALES_PATH, Locale, LocalesError, LocaleTable, load_locales
 from chatbot.safety.text import CJK, normalize
 
 log = logging.getLogger(__name__)
@@ -470,7 +470,7 @@ def _texts(path: Path = TEXTS_PATH) -> dict[str, dict[str, dict[str, str]]]:
 def _default_locales(path: str) -> LocaleTable | None:
     try:
         return load_locales(path)
-    except RulebookError as exc:
+    except LocalesError as exc:
         log.error("locales unavailable, refusals use generic numbers: %s", exc)
         return None
 

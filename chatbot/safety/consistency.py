@@ -18,8 +18,8 @@ import yaml
 
 from chatbot.answer import TriageLevel
 from chatbot.safety.language import detect_language
+from chatbot.safety.locales import LocaleTable
 from chatbot.safety.messages import texts_for
-from chatbot.safety.rulebook import LocaleTable
 
 DEFAULT_CONSISTENCY_PATH = Path(__file__).resolve().parents[2] / "knowledge" / "consistency.yaml"
 _SENTENCE = re.compile(r"[^.!?。！？\n]+(?:[.!?。！？]+|\n|$)")

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from chatbot.answer import TriageLevel
-from chatbot.safety.rulebook import DEFAULT_LOCALES_PATH, Locale, LocaleTable, load_locales
+from chatbot.safety.locales import DEFAULT_LOCALES_PATH, Locale, LocaleTable, load_locales
 from chatbot.safety.screen import ScreenResult
 
 TEXTS_PATH = Path(__file__).with_name("texts") / "messages.yaml"

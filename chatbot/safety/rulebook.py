@@ -1,8 +1,9 @@
-"""The red-flag rulebook and the emergency-number table: schema, loading and the checker.
+"""The red-flag rulebook: schema and loading. The checker is :mod:`chatbot.safety.rulebook_check`; the
+emergency-number table is :mod:`chatbot.safety.locales`.
 
-Both live in ``knowledge/`` as YAML because they are clinical *data* that reviewers edit, not code. The schema is
-strict (unknown keys are errors) so a typo cannot silently switch a rule off, and :func:`check_rulebook` proves
-every rule against its own examples through the real screen before anything ships.
+The rulebook lives in ``knowledge/`` as YAML because it is clinical *data* that reviewers edit, not code. The schema
+is strict (unknown keys are errors) so a typo cannot silently switch a rule off, and the checker proves every rule
+against its own examples through the real screen before anything ships.
 
 Rule format (see the header of ``knowledge/red_flags.yaml``)::
 
@@ -32,50 +33,28 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlparse
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import Field, StringConstraints, ValidationError, field_validator
 
 from chatbot.answer import TriageLevel
+from chatbot.safety.datafile import DataFileError, Localized, Strict, format_validation, read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_RULEBOOK_PATH = REPO_ROOT / "knowledge" / "red_flags.yaml"
-DEFAULT_LOCALES_PATH = REPO_ROOT / "knowledge" / "locales.yaml"
 
-AUTHORITATIVE_DOMAINS = (
-    "nhs.uk", "nhsinform.scot", "nice.org.uk", "cdc.gov", "nih.gov", "medlineplus.gov", "who.int", "fda.gov",
-    "healthdirect.gov.au", "poison.org", "988lifeline.org", "samaritans.org", "stroke.org", "heart.org",
-    "rcpch.ac.uk", "rcog.org.uk", "mayoclinic.org", "aafp.org", "healthychildren.org", "nhc.gov.cn",
-)
 CONTEXT_ATOMS = ("ctx:pregnant", "ctx:child", "ctx:infant", "ctx:female", "ctx:male")
 CONTEXT_PREFIXES = ("ctx:cond:", "ctx:med:")
 _MACRO = re.compile(r"%([A-Z][A-Z0-9_]*)%")
 _UPPER = re.compile(r"(?<!\\)[A-Z]")  # an upper-case letter that is not an escape such as \S, \W, \B
 
-NonEmpty = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+class RulebookError(DataFileError):
+    """The rulebook cannot be used; the message lists why."""
 
 
-class RulebookError(ValueError):
-    """The rulebook or locale file cannot be used; the message lists why."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class Localized(_Strict):
-    """A patient-facing text in every language we answer in."""
-
-    en: NonEmpty
-    zh: NonEmpty
-
-    def get(self, lang: str) -> str:
-        """The text in ``lang``, English when that language is missing."""
-        return self.zh if lang == "zh" else self.en
-
-
-class PatternSet(_Strict):
+class PatternSet(Strict):
     """Regular expressions for one idea, in English and Chinese; any one of them matching means present."""
 
     en: list[str] = Field(default_factory=list)
@@ -89,13 +68,13 @@ Atom = str | PatternSet
 Term = Atom | list[Atom]
 
 
-class MatchSpec(_Strict):
+class MatchSpec(Strict):
     all: list[Term] = Field(..., min_length=1, description="AND of terms; a list term is an OR")
     none: list[Atom] = Field(default_factory=list, description="the rule is suppressed when any is present")
     within: Literal["conversation", "message"] = "conversation"
 
 
-class RuleContext(_Strict):
+class RuleContext(Strict):
     age_min_years: float | None = Field(None, ge=0)
     age_max_years: float | None = Field(None, ge=0)
     pregnant: bool | None = None
@@ -105,12 +84,12 @@ class RuleContext(_Strict):
 Example = str | list[str]
 
 
-class Examples(_Strict):
+class Examples(Strict):
     positive: list[Example] = Field(..., min_length=1)
     negative: list[Example] = Field(..., min_length=1)
 
 
-class Rule(_Strict):
+class Rule(Strict):
     id: Annotated[str, StringConstraints(pattern=r"^rf\.[a-z_]+\.[a-z0-9_]+$")]
     level: Literal["emergency", "urgent"]
     crisis: bool = False
@@ -131,7 +110,7 @@ class Rule(_Strict):
         return TriageLevel(self.level)
 
 
-class Rulebook(_Strict):
+class Rulebook(Strict):
     version: int = 1
     include: list[str] = Field(default_factory=list, description="more rulebook files, relative to this one")
     macros: dict[str, str] = Field(default_factory=dict)
@@ -147,72 +126,9 @@ class Rulebook(_Strict):
         return pattern
 
 
-# ---- locales --------------------------------------------------------------------------------------------------------
-class Service(_Strict):
-    """A phone service: who to call, the number, and an optional note ("call or text")."""
-
-    name: Localized
-    number: NonEmpty
-    note: Localized | None = None
 
 
-class Locale(_Strict):
-    name: NonEmpty
-    emergency: NonEmpty
-    emergency_text: Localized | None = Field(None, description="used instead of the number when it is not a number")
-    urgent: Service | None = None
-    crisis: Service | None = None
-    poison: Service | None = None
-
-    def emergency_for(self, lang: str) -> str:
-        """What to write after "call": the number, or a phrase when a locale has none."""
-        return self.emergency_text.get(lang) if self.emergency_text else self.emergency
-
-
-class LocaleTable(_Strict):
-    default: str = "default"
-    aliases: dict[str, str] = Field(default_factory=dict)
-    locales: dict[str, Locale]
-
-    def get(self, code: str | None) -> Locale:
-        """The locale for ``code`` (case-insensitive, aliases such as UK -> GB), else the generic fallback."""
-        key = (code or "").strip().upper()
-        key = self.aliases.get(key, key)
-        return self.locales.get(key) or self.locales[self.default]
-
-
-# ---- loading --------------------------------------------------------------------------------------------------
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # the C parser when libyaml is there
-    """A YAML loader that refuses duplicate keys: a second definition would silently replace the first."""
-
-
-def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _read_yaml(path: str | Path) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return yaml.load(handle, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects
-    except OSError as exc:
-        raise RulebookError(f"cannot read {path}: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise RulebookError(f"{path} is not valid YAML: {exc}") from exc
-
-
-def _format_validation(exc: ValidationError) -> list[str]:
-    return [f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
-
-
+# ---- loading ------------------------------------------------------------------------------------------------
 def _merged(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The rulebook at ``path`` with its ``include:`` files merged in (macros, concepts and rules).
 
@@ -222,7 +138,7 @@ def _merged(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     """
     if path in seen:
         raise RulebookError(f"{path}: included twice (include cycle)")
-    data = _read_yaml(path)
+    data = read_yaml(path, RulebookError)
     if not isinstance(data, dict):
         raise RulebookError(f"{path}: a rulebook is a mapping with macros, concepts and rules")
     for name in data.get("include") or []:
@@ -248,22 +164,11 @@ def load_rulebook(path: str | Path = DEFAULT_RULEBOOK_PATH) -> Rulebook:
     try:
         return Rulebook.model_validate(data)
     except ValidationError as exc:
-        raise RulebookError(f"{path}: " + "; ".join(_format_validation(exc))) from exc
+        raise RulebookError(f"{path}: " + "; ".join(format_validation(exc))) from exc
 
 
-def load_locales(path: str | Path = DEFAULT_LOCALES_PATH) -> LocaleTable:
-    """Read and validate the per-country emergency, urgent, crisis and poison numbers."""
-    data = _read_yaml(path)
-    try:
-        table = LocaleTable.model_validate(data)
-    except ValidationError as exc:
-        raise RulebookError(f"{path}: " + "; ".join(_format_validation(exc))) from exc
-    if table.default not in table.locales:
-        raise RulebookError(f"{path}: default locale {table.default!r} is not defined")
-    return table
 
-
-# ---- checking -----------------------------------------------------------------------------------------------------
+# ---- static checks (the example checker is chatbot.safety.rulebook_check) -------------------------------------
 def iter_atoms(rule: Rule) -> Iterator[Atom]:
     """Every atom a rule refers to, in its match terms and exclusions."""
     for term in [*rule.match.all, *rule.match.none]:
@@ -317,55 +222,7 @@ def _check_references(book: Rulebook) -> list[str]:
     return problems
 
 
-def _check_sources(rule: Rule) -> list[str]:
-    problems: list[str] = []
-    for url in rule.source:
-        parsed = urlparse(url)
-        host = (parsed.hostname or "").lower()
-        if parsed.scheme != "https" or not host:
-            problems.append(f"{rule.id}: source {url!r} is not an https URL")
-        elif not any(host == d or host.endswith("." + d) for d in AUTHORITATIVE_DOMAINS):
-            problems.append(f"{rule.id}: source {url!r} is not on an authoritative domain")
-    return problems
-
-
-def _check_examples(rule: Rule, screen: Any) -> list[str]:
-    """Positives must fire this rule and negatives must not, through the real screen; both languages covered."""
-    from chatbot.safety.language import detect_language
-
-    problems: list[str] = []
-    languages = set()
-    for example in rule.examples.positive:
-        messages = [example] if isinstance(example, str) else example
-        languages.add(detect_language(" ".join(messages)))
-        if rule.id not in screen.fired_ids(messages):
-            problems.append(f"{rule.id}: positive example does not fire: {example!r}")
-    for example in rule.examples.negative:
-        messages = [example] if isinstance(example, str) else example
-        if rule.id in screen.fired_ids(messages):
-            problems.append(f"{rule.id}: negative example fires: {example!r}")
-    for lang in ("en", "zh"):
-        if lang not in languages:
-            problems.append(f"{rule.id}: no positive example in {lang}")
-    return problems
-
-
-def check_rulebook(path: str | Path = DEFAULT_RULEBOOK_PATH) -> list[str]:
-    """Every problem with the rulebook at ``path``, as readable lines; an empty list means it is fit to ship."""
-    try:
-        book = load_rulebook(path)
-    except RulebookError as exc:
-        return [str(exc)]
-    problems = _check_patterns(book) + _check_references(book)
-    for rule in book.rules:
-        problems += _check_sources(rule)
-        if rule.crisis and rule.triage_level != TriageLevel.emergency:  # a crisis message is always an emergency
-            problems.append(f"{rule.id}: a crisis rule must have level emergency")
-    if problems:
-        return problems  # examples cannot be run against a rulebook that does not compile
-    from chatbot.safety.screen import RedFlagScreen
-
-    screen = RedFlagScreen(book)
-    for rule in book.rules:
-        problems += _check_examples(rule, screen)
-    return problems
+def schema_problems(book: Rulebook) -> list[str]:
+    """Problems a loaded rulebook can have without running it: patterns that do not compile or use upper case,
+    unknown or unused names."""
+    return _check_patterns(book) + _check_references(book)

@@ -15,8 +15,8 @@ import pytest
 
 from chatbot.answer import TriageLevel
 from chatbot.safety.boundaries import check_boundaries, classify
+from chatbot.safety.locales import load_locales
 from chatbot.safety.messages import escalation_message
-from chatbot.safety.rulebook import load_locales
 from chatbot.safety.screen import RedFlagScreen, default_screen
 from chatbot.safety.text import Scoped
 

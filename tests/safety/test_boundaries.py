@@ -23,7 +23,7 @@ from chatbot.safety.boundaries import (
     sanitize_context,
 )
 from chatbot.safety.language import CJK, has_cjk
-from chatbot.safety.rulebook import load_locales
+from chatbot.safety.locales import load_locales
 
 REPO = Path(__file__).resolve().parents[2]
 REFUSALS = REPO / "evals" / "data" / "safety_refusals.jsonl"

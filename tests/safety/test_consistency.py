@@ -6,7 +6,7 @@ import pytest
 
 from chatbot.answer import TriageLevel
 from chatbot.safety.consistency import ConsistencyCheck
-from chatbot.safety.rulebook import load_locales
+from chatbot.safety.locales import load_locales
 
 
 @pytest.fixture(scope="module")

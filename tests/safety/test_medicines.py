@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from chatbot.answer import TriageLevel
+from chatbot.safety.locales import load_locales
 from chatbot.safety.messages import escalation_message
-from chatbot.safety.rulebook import load_locales
 from chatbot.safety.screen import RedFlagScreen, default_screen
 
 
