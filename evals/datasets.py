@@ -123,10 +123,12 @@ SEMIGRAN_GOLD = {
 }
 SEMIGRAN_LABELS = ("emergency", "non_emergency", "self_care")
 OWN_LABELS = ("emergency", "urgent", "routine", "self_care")
-TRIAGE_DATASETS = ("semigran-lay", "semigran-full", "own", "bank-dev", "bank-test", "bank2")
+TRIAGE_DATASETS = ("semigran-lay", "semigran-full", "own", "bank-dev", "bank-test", "bank2", "bank3")
 VIGNETTE_BANK = EVAL_DATA / "vignette_bank.jsonl"
 # A second blind bank, written after the first bank's test split had been reported: all of it is held out.
 VIGNETTE_BANK2 = EVAL_DATA / "vignette_bank2.jsonl"
+# A third blind bank (160 cases, 71% messy), written 2026-12-05 by a helper that saw only bank2's format; all held out.
+VIGNETTE_BANK3 = EVAL_DATA / "vignette_bank3.jsonl"
 
 
 def load_semigran(version: str, limit: int | None = None, seed: int = 0) -> Dataset:
@@ -171,8 +173,8 @@ def load_triage(name: str, limit: int | None = None, seed: int = 0) -> Dataset:
         return load_vignettes(EVAL_DATA / "vignettes_own.jsonl", "own", limit, seed)
     if name in ("bank-dev", "bank-test"):
         return load_vignettes(VIGNETTE_BANK, name, limit, seed, split=name.split("-", 1)[1])
-    if name == "bank2":
-        return load_vignettes(VIGNETTE_BANK2, name, limit, seed)
+    if name in ("bank2", "bank3"):
+        return load_vignettes(VIGNETTE_BANK2 if name == "bank2" else VIGNETTE_BANK3, name, limit, seed)
     path = Path(name)
     if path.suffix == ".jsonl":
         return load_vignettes(path, path.stem, limit, seed)

@@ -54,3 +54,17 @@ def test_the_bundled_bank_meets_the_issue_and_its_halves_do_not_overlap():
     dev, test = load_triage("bank-dev"), load_triage("bank-test")
     assert {c.id for c in dev.cases}.isdisjoint({c.id for c in test.cases})
     assert len(dev.cases) + len(test.cases) == len(rows)
+
+
+def test_the_third_blind_bank_has_the_shape_its_readme_claims():
+    """bank3: 160 held-out cases, 40 per level, 100 English / 60 Chinese, at least a third messy."""
+    from collections import Counter
+
+    from evals.datasets import load_triage
+
+    cases = load_triage("bank3").cases
+    assert len(cases) == 160
+    assert Counter(c.gold.label for c in cases) == {level: 40 for level in ("emergency", "urgent", "routine",
+                                                                            "self_care")}
+    assert Counter(c.language for c in cases) == {"en": 100, "zh": 60}
+    assert sum(c.style == "messy" for c in cases) >= len(cases) / 3
