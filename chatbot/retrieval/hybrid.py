@@ -94,6 +94,7 @@ class HybridRetriever:
         self._rebuild_lock = threading.Lock()
         self._fingerprint: tuple | None = None  # the store's fingerprint BM25 was built from (None: never built)
         self._checked_at = float("-inf")
+        self.clock = time.monotonic  # replaceable in tests of the check interval
         self._bm25 = None
         self._chunks: list[StoredChunk] = []
         self._vocab: list[frozenset[str]] = []
@@ -108,7 +109,7 @@ class HybridRetriever:
 
     def ensure_current(self) -> None:
         """Rebuild BM25 if the store changed since it was built; checks at most every ``bm25_check_s`` seconds."""
-        now = time.monotonic()
+        now = self.clock()
         if self._fingerprint is not None and now - self._checked_at < self.settings.bm25_check_s:
             return
         with self._rebuild_lock:
@@ -117,7 +118,7 @@ class HybridRetriever:
             fingerprint = self.store.fingerprint()
             if fingerprint != self._fingerprint:
                 self._build(fingerprint)
-            self._checked_at = time.monotonic()
+            self._checked_at = self.clock()
 
     def _build(self, fingerprint: tuple) -> None:
         """Index the chunks; ``fingerprint`` was read before them, so a later write changes it again."""
@@ -136,7 +137,7 @@ class HybridRetriever:
             self._chunks, self._bm25, self._vocab = chunks, index, vocab
             self._vocab_by_id = {c.id: v for c, v in zip(chunks, vocab)}
             self._known, self._near = known, near
-        self._fingerprint, self._checked_at = fingerprint, time.monotonic()
+        self._fingerprint, self._checked_at = fingerprint, self.clock()
 
     def search(self, query: str, k: int | None = None, mode: str = "hybrid", floor: bool = True) -> RetrievalResult:
         """The top ``k`` hits that pass the relevance floor; ``floor=False`` keeps every candidate (evaluation
