@@ -12,7 +12,7 @@ from chatbot.embedding import FakeEmbedder
 from chatbot.index_health import MARKER, REBUILD_COMMAND, IndexUnusable
 from chatbot.interfaces import cli
 from chatbot.vectorstore import ChunkStore
-from tests.conftest import TOPICS
+from tests.unit.test_cli import fake_env  # noqa: F401  (the environment of the CLI tests)
 
 PADDING = 1100  # past Chroma's HNSW sync threshold (1000), so the vectors live in the segment files
 
@@ -87,20 +87,9 @@ CORRUPTIONS = {
 
 
 @pytest.fixture
-def data(tmp_path, monkeypatch):
-    """A data folder whose index was built by `ingest` from a small corpus; returns (data dir, clean chunk count)."""
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("sore-throat.md", "headache.md", "gout.md"):
-        shutil.copy(TOPICS / name, corpus / name)
-    for key, value in {
-        "CHATBOT__DATA_DIR": str(tmp_path / "data"),
-        "CHATBOT__LLM__BACKEND": "fake",
-        "CHATBOT__EMBEDDING__BACKEND": "fake",
-        "CHATBOT__INGEST__PATHS": f"[{corpus}]",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("CHATBOT_PROFILE", raising=False)
+def data(tmp_path, request):
+    """A data folder whose index `ingest` built from a small corpus (fake backends); (data dir, clean chunk count)."""
+    request.getfixturevalue("fake_env")
     assert cli.main(["ingest"]) == 0
     _forget_clients()
     clean = ChunkStore(FakeEmbedder(), "knowledge", tmp_path / "data" / "chroma").count()
