@@ -245,10 +245,10 @@ class ChunkStore:
 
 
 def make_store(settings: Settings, embedder: Embedder, path: Path | None = None) -> ChunkStore:
-    """The knowledge store ``vector_store.backend`` names (``path`` overrides the embedded folder, settings' Chroma
-    folder by default; a server keeps its own)."""
+    """The knowledge store ``vector_store.backend`` names. An explicit ``path`` always means an embedded folder there
+    (evaluation indexes, never the shared server's collection); otherwise the embedded one is ``data_dir/chroma``."""
     cfg = settings.vector_store
-    if cfg.backend in (EMBEDDED, "chroma"):  # "chroma": the old name, for settings built by hand
+    if path is not None or cfg.backend in (EMBEDDED, "chroma"):  # "chroma": the old name, for hand-built settings
         return ChunkStore(embedder, cfg.collection, path or settings.chroma_dir)
     if cfg.backend == HTTP:
         return ChunkStore(embedder, cfg.collection, server=(cfg.host, cfg.port))

@@ -96,3 +96,15 @@ def test_bm25_checks_the_store_at_most_every_bm25_check_s(tmp_path, mini_corpus)
     now[0] += 2.0
     hits = retriever.search("gout uric acid joint", mode="bm25", floor=False).hits
     assert hits and hits[0].metadata["topic_id"] == "gout"
+
+
+def test_an_explicit_folder_stays_embedded_even_with_a_server_configured(tmp_path):
+    """Evaluation indexes pass their own folder; they must never write into the shared server's collection."""
+    from chatbot.chroma_server import free_port
+
+    settings = load_settings(
+        overrides={"data_dir": str(tmp_path), "vector_store": {"backend": "chroma-http", "port": free_port()}},
+        environ={},
+    )
+    store = make_store(settings, FakeEmbedder(), tmp_path / "eval-index")
+    assert store.url is None and store.location == str(tmp_path / "eval-index") and store.count() == 0
