@@ -49,8 +49,22 @@ class EmbeddingSettings(_Section):
 
 
 class VectorStoreSettings(_Section):
-    backend: Literal["chroma"] = "chroma"
+    """Where the knowledge chunks live (chatbot/vectorstore.py).
+
+    chroma-embedded: a Chroma folder in ``data_dir``, opened by this process alone. chroma-http: a Chroma server
+    (``chroma run --path DIR --host 127.0.0.1 --port N``) at ``host``/``port``, shared by several replicas.
+    ``chroma`` is accepted as the old name of chroma-embedded.
+    """
+
+    backend: Literal["chroma-embedded", "chroma-http"] = "chroma-embedded"
     collection: str = Field("knowledge", min_length=3)
+    host: str = Field("127.0.0.1", description="chroma-http: the Chroma server's address")
+    port: int = Field(8000, ge=1, le=65535, description="chroma-http: the Chroma server's port")
+
+    @field_validator("backend", mode="before")
+    @classmethod
+    def _old_name(cls, value: Any) -> Any:
+        return "chroma-embedded" if value == "chroma" else value
 
 
 class IngestSettings(_Section):
@@ -80,6 +94,11 @@ class RetrievalSettings(_Section):
     max_passage_chars: int = Field(700, ge=100)
     glossary: Path | None = Path("knowledge/glossary_zh_en.yaml")
     translate_queries: bool = False
+    bm25_check_s: float = Field(
+        2.0,
+        ge=0.0,
+        description="how often (seconds) a search checks whether the store changed and rebuilds BM25; 0: every search",
+    )
 
 
 class ConversationSettings(_Section):

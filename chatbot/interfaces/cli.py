@@ -15,6 +15,7 @@ from rich.panel import Panel
 
 from chatbot.answer import Answer, Triage, TriageLevel
 from chatbot.config import Settings, SettingsError, load_settings
+from chatbot.index_health import StoreError
 from chatbot.privacy import redact_logs
 
 console = Console(highlight=False)
@@ -46,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="index files or folders into the knowledge store")
     ingest.add_argument("paths", nargs="*", type=Path, help="files or folders (default: settings.ingest.paths)")
     ingest.add_argument("--prune", action="store_true", help="remove chunks of files deleted from these folders")
+    ingest.add_argument("--rebuild", action="store_true",
+                        help="move the current index aside (kept, not deleted) and build a fresh one")
     knowledge = sub.add_parser("knowledge", help="knowledge-base tools")
     knowledge.add_argument("action", choices=["check", "coverage"],
                            help="check: validate topics, rules and warning-sign coverage; coverage: list the misses")
@@ -76,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         err.print(f"[red]Settings problem:[/red] {escape(str(exc))}")
         return 2
+    except StoreError as exc:  # a broken, incompatible or unreachable index: what to do, in one paragraph
+        err.print(f"[red]Problem:[/red] {escape(str(exc))}")
+        return exc.exit_code
     except KeyboardInterrupt:
         err.print("\nStopped.")
         return 130
@@ -106,7 +112,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return serve(settings, host=args.host, port=args.port)
     if command == "ingest":
-        return _ingest(settings, args.paths, args.prune)
+        return _ingest(settings, args.paths, args.prune, args.rebuild)
     if command == "privacy":
         return _privacy(settings, args.action, args.all, args.session)
     engine = _engine(settings)
@@ -161,7 +167,7 @@ def _startup(engine, quiet: bool) -> None:
     device = f"GPU ({info.gpu_layers} layers offloaded)" if info.gpu_layers else "CPU"
     out.print(
         f"[dim]Model: {info.name} · Device: {device} · Index: {chunks} chunks in "
-        f"{engine.settings.chroma_dir} · Locale: {engine.locale}[/dim]"
+        f"{engine.store.location} · Locale: {engine.locale}[/dim]"
     )
     if getattr(engine.llm, "model", None) is not None and engine.llm.model.test_only:
         out.print("[red]Warning: this is a test-fixture model; its text is not medical advice.[/red]")
@@ -345,17 +351,23 @@ def _input_error(exc: Exception, as_json: bool) -> int:
     return 2
 
 
-def _ingest(settings: Settings, paths: list[Path], prune: bool) -> int:
+def _ingest(settings: Settings, paths: list[Path], prune: bool, rebuild: bool = False) -> int:
     from chatbot.conversation import Engine
     from chatbot.knowledge.ingest import Ingestor
 
+    if rebuild:
+        from chatbot.knowledge.rebuild import move_aside
+
+        moved = move_aside(settings)
+        if moved:
+            console.print(f"Moved the old index aside to {moved} (delete it once the new one works).")
     engine = Engine(settings)
     targets = [settings.path(p) if not p.is_absolute() and not p.exists() else p for p in paths] or [
         settings.path(p) for p in settings.ingest.paths
     ]
     report = Ingestor(engine.store, settings.ingest.chunk_size, settings.ingest.chunk_overlap).run(targets, prune=prune)
     console.print(report.summary())
-    console.print(f"index: {engine.store.count()} chunks in {settings.chroma_dir}")
+    console.print(f"index: {engine.store.count()} chunks in {engine.store.location}")
     return 1 if report.failed and not (report.files_new or report.files_changed or report.files_unchanged) else 0
 
 

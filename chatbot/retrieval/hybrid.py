@@ -20,6 +20,12 @@ were tuned on half of evals/data/kb_questions.jsonl and out_of_scope_questions.j
 
 Chinese questions are judged on their English glossary terms, which stand only for the words the glossary knows:
 when it reads less than ``min_understood`` of the question (see Glossary.understood), nothing is relevant.
+
+The BM25 index is a copy of the store's chunks held in memory, so it must not go stale when another process or
+replica ingests into a shared store (``chroma-http``). Every write through ``ChunkStore`` stamps a new revision into
+the collection's metadata; a search checks the store's ``fingerprint()`` (that revision and the chunk count: two
+small calls) at most every ``bm25_check_s`` seconds and rebuilds BM25 when it differs from the one BM25 was built
+from. The fingerprint is read before the chunks, so a write racing the rebuild is caught at the next check.
 """
 
 from __future__ import annotations
@@ -78,13 +84,17 @@ def passes_floor(hit: Hit, settings: RetrievalSettings, understood: float = 1.0)
 
 
 class HybridRetriever:
-    """Owns the BM25 index (rebuilt from the store's chunks) and queries both retrievers."""
+    """Owns the BM25 index (rebuilt from the store's chunks whenever the store changed) and queries both retrievers."""
 
     def __init__(self, store: ChunkStore, settings: RetrievalSettings, glossary: Glossary | None = None) -> None:
         self.store = store
         self.settings = settings
         self.glossary = glossary if glossary is not None else _bundled_glossary(settings)
         self._lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
+        self._fingerprint: tuple | None = None  # the store's fingerprint BM25 was built from (None: never built)
+        self._checked_at = float("-inf")
+        self.clock = time.monotonic  # replaceable in tests of the check interval
         self._bm25 = None
         self._chunks: list[StoredChunk] = []
         self._vocab: list[frozenset[str]] = []
@@ -93,7 +103,25 @@ class HybridRetriever:
         self._near: dict[str, frozenset[str]] = {}
 
     def refresh(self) -> None:
-        """Rebuild BM25 from what the store holds; call after ingestion."""
+        """Rebuild BM25 from what the store holds now (searches also do this by themselves when it changed)."""
+        with self._rebuild_lock:
+            self._build(self.store.fingerprint())
+
+    def ensure_current(self) -> None:
+        """Rebuild BM25 if the store changed since it was built; checks at most every ``bm25_check_s`` seconds."""
+        now = self.clock()
+        if self._fingerprint is not None and now - self._checked_at < self.settings.bm25_check_s:
+            return
+        with self._rebuild_lock:
+            if self._fingerprint is not None and now - self._checked_at < self.settings.bm25_check_s:
+                return  # another thread checked while this one waited
+            fingerprint = self.store.fingerprint()
+            if fingerprint != self._fingerprint:
+                self._build(fingerprint)
+            self._checked_at = self.clock()
+
+    def _build(self, fingerprint: tuple) -> None:
+        """Index the chunks; ``fingerprint`` was read before them, so a later write changes it again."""
         import bm25s
 
         chunks = self.store.all_chunks()
@@ -109,13 +137,13 @@ class HybridRetriever:
             self._chunks, self._bm25, self._vocab = chunks, index, vocab
             self._vocab_by_id = {c.id: v for c, v in zip(chunks, vocab)}
             self._known, self._near = known, near
+        self._fingerprint, self._checked_at = fingerprint, self.clock()
 
     def search(self, query: str, k: int | None = None, mode: str = "hybrid", floor: bool = True) -> RetrievalResult:
         """The top ``k`` hits that pass the relevance floor; ``floor=False`` keeps every candidate (evaluation
         applies ``passes_floor`` itself, with ``result.understood``)."""
         started = time.perf_counter()
-        if self._bm25 is None and not self._chunks:
-            self.refresh()
+        self.ensure_current()
         k = k or self.settings.top_k
         chinese = bool(self.glossary) and has_cjk(query)
         english = self.glossary.expand(query) if chinese else ""
