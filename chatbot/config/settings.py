@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS_FILE = Path(__file__).with_name("settings.yaml")
@@ -29,7 +29,7 @@ class _Section(BaseModel):
 
 
 class LLMSettings(_Section):
-    backend: Literal["llama", "fake"] = "llama"
+    backend: Literal["llama", "openai", "fake"] = "llama"
     model: str = "default"
     model_path: Path | None = None
     n_ctx: int = Field(4096, ge=512)
@@ -39,6 +39,16 @@ class LLMSettings(_Section):
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     seed: int = 42
     triage_timeout_s: float = Field(90, gt=0)
+    base_url: str | None = Field(None, description="openai backend: the server's API root, e.g. http://127.0.0.1:8080/v1")
+    api_key: str | None = Field(None, description="openai backend: sent as a bearer token; llm-server requires it")
+
+    @model_validator(mode="after")
+    def _openai_needs_a_url(self) -> LLMSettings:
+        if self.backend == "openai" and not self.base_url:
+            raise ValueError("llm.backend openai needs llm.base_url, e.g. http://127.0.0.1:8080/v1")
+        if self.base_url and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"llm.base_url {self.base_url!r} must start with http:// or https://")
+        return self
 
 
 class EmbeddingSettings(_Section):

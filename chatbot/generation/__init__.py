@@ -1,4 +1,5 @@
-"""Generation: prompt templates from prompts/, and chat LLM backends (llama.cpp, or a fake for tests)."""
+"""Generation: prompt templates from prompts/, and chat LLM backends (llama.cpp in-process, an OpenAI-compatible
+server, or a fake for tests)."""
 
 from chatbot.generation.llm import ChatLLM, Choice, FakeLLM, GenerationError, LlamaCppLLM, make_llm
 from chatbot.generation.prompts import PromptLibrary

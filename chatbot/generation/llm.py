@@ -362,6 +362,12 @@ def make_llm(settings: Settings) -> ChatLLM:
     cfg = settings.llm
     if cfg.backend == "fake":
         return FakeLLM()
+    if cfg.backend == "openai":
+        from chatbot.generation.openai_backend import OpenAIChatLLM
+
+        # The calibrated thresholds apply only if the server serves the configured catalogue model under its name.
+        expected = cfg.model if cfg.model_path is None else None
+        return OpenAIChatLLM(cfg.base_url or "", cfg.api_key, expected, cfg.n_ctx, cfg.temperature, cfg.seed)
     model = resolve_model(
         cfg.model, settings.path(cfg.model_path) if cfg.model_path else None, settings.model_cache_dir
     )

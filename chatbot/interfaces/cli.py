@@ -56,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default 127.0.0.1; others need server.api_key)")
     serve.add_argument("--port", type=int)
     sub.add_parser("models", help="list bundled models and verify the configured one")
+    llm_server = sub.add_parser("llm-server", help="serve the model over llama.cpp's OpenAI-compatible server")
+    llm_server.add_argument("--port", type=int, help="default: the port of llm.base_url, else 8080")
+    llm_server.add_argument("--parallel", type=int, default=4, help="requests served at once (slots; default 4)")
+    llm_server.add_argument("--host", help="bind address (default 127.0.0.1; others need llm.api_key)")
     privacy = sub.add_parser("privacy", help="show or delete what an opt-in installation stored about patients")
     privacy.add_argument("action", choices=["show", "delete"])
     privacy.add_argument("--all", action="store_true", help="delete every transcript and all feedback")
@@ -107,6 +111,10 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return run_check(settings, list_missed=args.action == "coverage")
     if command == "models":
         return _models(settings)
+    if command == "llm-server":
+        from chatbot.generation.llm_server import serve_llm
+
+        return serve_llm(settings, host=args.host, port=args.port, parallel=args.parallel, verbose=args.verbose)
     if command == "serve":
         from chatbot.interfaces.server import serve
 
@@ -165,6 +173,8 @@ def _startup(engine, quiet: bool) -> None:
         engine.warm_up()
     info = engine.model_info()
     device = f"GPU ({info.gpu_layers} layers offloaded)" if info.gpu_layers else "CPU"
+    if engine.settings.llm.backend == "openai":
+        device = f"LLM server {engine.settings.llm.base_url}"
     out.print(
         f"[dim]Model: {info.name} · Device: {device} · Index: {chunks} chunks in "
         f"{engine.store.location} · Locale: {engine.locale}[/dim]"
