@@ -170,8 +170,9 @@ class CitationCheck:
             return np.stack([self._cache[t] for t in texts])
 
     def _is_claim(self, unit: Unit) -> bool:
-        """Content words, not talk, not a lead-in to a list ("You can try:")."""
-        if unit.end in {":", "："} or self.cues.match("talk", unit.body):
+        """Content words, not talk, not a lead-in to a list ("You can try:"), not a question (often the patient's
+        own, echoed back: it says nothing a passage could support)."""
+        if unit.end[-1:] in {":", "：", "?", "？"} or self.cues.match("talk", unit.body):
             return False
         if unit.chinese:
             return cjk_count(unit.body) >= _MIN_ZH_CHARS

@@ -55,9 +55,9 @@ def test_unused_sources_are_not_kept(check):
 
 
 def test_chinese_answer_is_read_through_the_glossary(check):
-    answer = "多喝水，多休息[1]。板蓝根冲剂可以杀死所有细菌[2]。"
+    answer = "喉咙痛怎么办[2]？多喝水，多休息[1]。板蓝根冲剂可以杀死所有细菌[2]。"
     result = check.check(answer, [VIRUS, "Rest and drink plenty of fluids."])
-    assert result.text == "多喝水，多休息[1]。"  # the cure no passage mentions is gone; Chinese markers sit tight
+    assert result.text == "喉咙痛怎么办？多喝水，多休息[1]。"  # a question: never cited; the cure: gone
     assert result.kept == [2]
     assert result.dropped == ["板蓝根冲剂可以杀死所有细菌。"]
 
