@@ -85,6 +85,7 @@ class Source(BaseModel):
     score: float = 0.0
     file: str = ""
     topic_id: str = ""
+    chunk_id: str = Field("", description="the passage's id in the index (evaluations look up the text it cites)")
 
 
 class Timings(BaseModel):
@@ -92,6 +93,7 @@ class Timings(BaseModel):
     retrieve_ms: float = 0.0
     triage_ms: float | None = Field(None, description="from the message to the decided level (the badge)")
     first_token_ms: float | None = None
+    cite_ms: float | None = Field(None, description="the citation check on the finished answer")
     total_ms: float = 0.0
 
 

@@ -336,23 +336,27 @@ class GroundingQuestion:
     in_scope: bool
 
 
-def load_grounding(total: int = 20, seed: int = 0) -> Dataset:
-    """A seeded sample of English KB questions plus our out-of-KB questions, about 3 to 1.
+def load_grounding(total: int = 20, seed: int = 0, language: str = "en") -> Dataset:
+    """A seeded sample of KB questions in ``language`` plus our out-of-KB questions, about 3 to 1 (English: every
+    out-of-KB question; Chinese: the Chinese ones only).
 
     Follow-up-style questions are left out: they are written as second turns, and grounding runs single turns.
     """
-    kb_rows = [r for r in read_jsonl(KB_QUESTIONS) if r.get("language") == "en" and r.get("style") != "followup"]
+    kb_rows = [r for r in read_jsonl(KB_QUESTIONS) if r.get("language") == language and r.get("style") != "followup"]
     oos_rows = read_jsonl(OUT_OF_SCOPE)
+    if language != "en":
+        oos_rows = [r for r in oos_rows if r.get("language") == language]
     n_out = min(len(oos_rows), max(1, round(total / 4)))
     inside = [
-        GroundingQuestion(r["id"], r["question"], "en", r["topics"], True)
+        GroundingQuestion(r["id"], r["question"], language, r["topics"], True)
         for r in sample(kb_rows, max(0, total - n_out), seed)
     ]
     outside = [
         GroundingQuestion(r["id"], r["question"], r.get("language", "en"), [], False)
         for r in sample(oos_rows, n_out, seed)
     ]
-    return Dataset("grounding", inside + outside, [KB_QUESTIONS, OUT_OF_SCOPE])
+    name = "grounding" if language == "en" else f"grounding-{language}"
+    return Dataset(name, inside + outside, [KB_QUESTIONS, OUT_OF_SCOPE])
 
 
 # ---- safety -------------------------------------------------------------------------------------------------------

@@ -146,6 +146,22 @@ class TriageSettings(_Section):
     )
 
 
+class GenerationSettings(_Section):
+    """Checks on the written answer before it is final (chatbot/generation/citations.py).
+
+    ``citation_check``: each [n] must sit on a sentence its passage supports (cosine + ``citation_lexical_weight``
+    x word overlap >= ``citation_min_support``); unsupported claims are dropped and unused sources unlisted. The
+    two numbers were chosen on evals/data/citation_dev.jsonl with ``python -m evals.tune_citations``.
+    """
+
+    citation_check: bool = True
+    citation_min_support: float = Field(1.0, ge=0.0, le=3.0)
+    citation_min_support_zh: float = Field(0.6, ge=0.0, le=3.0, description="Chinese sentences, read through the "
+                                           "glossary: a weaker signal, so a lower bar (mostly re-attaches)")
+    citation_lexical_weight: float = Field(0.5, ge=0.0, le=2.0)
+    citation_cues: Path = Path("knowledge/citation_cues.yaml")
+
+
 class SafetySettings(_Section):
     locale: str = "US"
     rulebook: Path = Path("knowledge/red_flags.yaml")
@@ -198,6 +214,7 @@ class Settings(_Section):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     conversation: ConversationSettings = Field(default_factory=ConversationSettings)
     triage: TriageSettings = Field(default_factory=TriageSettings)
+    generation: GenerationSettings = Field(default_factory=GenerationSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)

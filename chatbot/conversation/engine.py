@@ -23,6 +23,7 @@ from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
 from chatbot.conversation.turn import TurnContext
 from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
+from chatbot.generation.citations import CitationCheck, Cues
 from chatbot.knowledge.topic_names import conditions_for, load_topic_names
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
 from chatbot.safety import (
@@ -48,6 +49,7 @@ from chatbot.safety.crisis import CrisisClassifier, load_classifier
 from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
 from chatbot.safety.harmful import HarmfulRequestFilter, load_filter
 from chatbot.safety.locales import LocaleTable
+from chatbot.safety.messages import texts_for
 from chatbot.safety.minimising import Minimising
 
 log = logging.getLogger(__name__)
@@ -149,6 +151,15 @@ class Engine:
     def consistency(self) -> ConsistencyCheck:
         path = self.settings.path(self.settings.safety.consistency)
         return ConsistencyCheck.from_path(self.locales, self.locale, path)
+
+    @cached_property
+    def citations(self) -> CitationCheck:
+        from chatbot.embedding import make_embedder
+
+        cfg = self.settings.generation
+        embedder = getattr(self.store, "embedder", None) or self._embedder or make_embedder(self.settings)
+        return CitationCheck(embedder, Cues.from_path(self.settings.path(cfg.citation_cues)), cfg.citation_min_support,
+                             cfg.citation_lexical_weight, self.retriever.glossary, cfg.citation_min_support_zh)
 
     @cached_property
     def topic_names(self) -> dict[str, dict[str, str]]:
@@ -339,11 +350,14 @@ class Engine:
             yield Event("status", text="generating")
             kind, body = yield from self._stream_answer(messages, lang, len(sources), ctx.timings, started)
             if kind == "answer":
+                streamed = body
                 checked = self.consistency.check(body, triage.level if triage else None, lang)
                 if checked.changed:  # advice below the badge, or another country's services: replaced
                     log.info("turn session=%s: %d sentence(s) replaced by the level's advice",
                              session.safe_id, len(checked.removed))
                     body = checked.text
+                body, sources, kind = self._cite(session, body, retrieval.hits, sources, lang, ctx.timings)
+                if body != streamed:  # one correction of the streamed text: the answer as it will be kept
                     yield Event("replace", text=body)
         else:
             # Nothing relevant was retrieved: say so rather than let the model answer from its own memory.
@@ -356,6 +370,32 @@ class Engine:
         level = triage.level.value if triage else "-"
         log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, level, gen_ms)
         yield from self._finish(session, answer, started)
+
+    def _cite(self, session: Session, body: str, hits: list[Hit], sources: list[Source], lang: str,
+              timings: Timings) -> tuple[str, list[Source], str]:
+        """Citations that hold (chatbot.generation.citations): each [n] on a sentence its passage supports, claims
+        no passage supports dropped, and only the sources cited listed, renumbered [1..k] as the markers are. An
+        answer left with nothing cited becomes the "not in my sources" text (plus the level's fixed advice)."""
+        if not self.settings.generation.citation_check or not sources:
+            return body, sources, "answer"
+        cited = self.citations.check(body, [self._prompted(h) for h in hits], self._fixed_texts(lang))
+        timings.cite_ms = cited.elapsed_ms
+        if cited.changed:
+            log.info("turn session=%s: citations checked, %d sentence(s) dropped, %d re-cited, %d of %d sources "
+                     "kept (%.0f ms)", session.safe_id, len(cited.dropped), cited.moved, len(cited.kept),
+                     len(sources), cited.elapsed_ms)
+        if not cited.kept:
+            return "\n\n".join([self.prompts.text("no_sources", lang), *cited.fixed]), [], "no_sources"
+        kept = [sources[n - 1].model_copy(update={"n": i + 1}) for i, n in enumerate(cited.kept)]
+        return cited.text, kept, "answer"
+
+    def _fixed_texts(self, lang: str) -> list[str]:
+        """Our own texts an answer may hold (the levels' advice the consistency check adds, the fallbacks): kept
+        verbatim by the citation check, never scored as the model's claims."""
+        emergency = self.locales.get(self.locale).emergency_for(lang)
+        advice = [texts_for(f"consistent_{level.value}").get(lang, "") for level in TriageLevel]
+        fixed = [text.format(emergency=emergency) for text in advice if text]
+        return [*fixed, self.prompts.text("no_sources", lang), self.prompts.text("model_error", lang)]
 
     def _decide(self, ctx: TurnContext, messages: list[dict[str, str]], sources: list[Source]) -> Triage | None:
         """The turn's level, before the answer: rules and care floors, then the model's level probabilities.
@@ -405,12 +445,8 @@ class Engine:
     def _messages(self, session: Session, text: str, lang: str, hits: list[Hit]) -> list[dict[str, str]]:
         """System prefix + trimmed history + this turn, fitted to the context window (oldest turns go first)."""
         passages = [
-            {
-                "n": i + 1,
-                "title": h.metadata.get("title", ""),
-                "section": h.metadata.get("section", ""),
-                "text": _clip(sanitize_context(h.text), self.settings.retrieval.max_passage_chars),
-            }
+            {"n": i + 1, "title": h.metadata.get("title", ""), "section": h.metadata.get("section", ""),
+             "text": self._prompted(h)}
             for i, h in enumerate(hits)
         ]
         # The model reads facts, not the patient's verdict on them ("probably nothing"): see safety.minimising.
@@ -434,6 +470,10 @@ class Engine:
                 history = history[2:]
             else:
                 passages = passages[:-1]
+
+    def _prompted(self, hit: Hit) -> str:
+        """A passage as the model reads it: instruction-like lines removed, clipped at a sentence end."""
+        return _clip(sanitize_context(hit.text), self.settings.retrieval.max_passage_chars)
 
     def _prefix(self) -> list[dict[str, str]]:
         """The fixed start of every prompt: system rules and one worked example turn (cached by llama.cpp)."""
@@ -564,6 +604,7 @@ def _sources(hits: list[Hit]) -> list[Source]:
             score=h.score,
             file=h.metadata.get("file", ""),
             topic_id=h.metadata.get("topic_id", ""),
+            chunk_id=h.id,
         )
         for i, h in enumerate(hits)
     ]

@@ -353,9 +353,14 @@ class FakeLLM:
 
 
 def _fake_answer(prompt: str) -> str:
-    if "[1]" in prompt:
-        return "Based on the reference passage, here is some general information [1]. See a doctor if it gets worse."
-    return "My sources do not cover this question."
+    """Quote passage [1]'s first real sentence and cite it (so the citation check keeps it), then a safety net."""
+    passage = re.search(r"^\[1\][^\n]*\n(.*?)(?=^\[2\]|\Z)", prompt, re.M | re.S)
+    if passage is None:
+        return "My sources do not cover this question."
+    lines = [line.lstrip("-* ").strip() for line in passage.group(1).splitlines()]
+    first = next((ln for ln in lines if len(ln.split()) >= 4 and not ln.endswith(":")), "here is some information")
+    sentence = re.split(r"(?<=[.!?])\s", first)[0].rstrip(".:")
+    return f"{sentence} [1]. See a doctor if it gets worse."
 
 
 def make_llm(settings: Settings) -> ChatLLM:

@@ -40,7 +40,12 @@ class Glossary:
     def expand(self, text: str) -> str:
         """English terms for the Chinese words in ``text`` (longest match first, each term once, in order)."""
         found, _ = self._scan(text)
-        return " ".join(dict.fromkeys(found))
+        return " ".join(dict.fromkeys(english for term in found for english in term))
+
+    def terms_in(self, text: str) -> list[list[str]]:
+        """The English alternatives of each glossary term in ``text``, one list per Chinese term, in order: lets a
+        Chinese sentence be compared word by word with an English passage (chatbot.generation.citations)."""
+        return self._scan(text)[0]
 
     def understood(self, text: str) -> float:
         """Share of the question the retriever can read: 1.0 without Chinese; else, of the Chinese characters
@@ -52,9 +57,9 @@ class Glossary:
         _, unread = self._scan(text)
         return 1.0 - sum(1 for c in unread if c not in _PARTICLES) / (len(content) + latin)
 
-    def _scan(self, text: str) -> tuple[list[str], list[str]]:
-        """Longest-match walk over the Chinese characters: (English terms found, Chinese characters not matched)."""
-        found: list[str] = []
+    def _scan(self, text: str) -> tuple[list[list[str]], list[str]]:
+        """Longest-match walk over the Chinese characters: (English terms of each match, characters not matched)."""
+        found: list[list[str]] = []
         unread: list[str] = []
         i = 0
         while i < len(text):
@@ -64,7 +69,7 @@ class Glossary:
             for size in range(min(self.longest, len(text) - i), 0, -1):
                 english = self.terms.get(text[i : i + size])
                 if english:
-                    found.extend(english)
+                    found.append(english)
                     i += size
                     break
             else:

@@ -24,7 +24,10 @@ from evals.report import metric_rows, table
 from evals.support import LEXICAL_THRESHOLD, SEMANTIC_THRESHOLD, citations, declines, score_answer
 
 NAME = "grounding"
-DATASETS = ("grounding",)
+DATASETS = ("grounding", "grounding-zh")
+DEFAULT_DATASETS = ("grounding",)
+# metric parts per dataset: English keeps the names earlier reports used
+_PARTS = {"grounding": ("in_kb", "out_of_kb"), "grounding-zh": ("in_kb_zh", "out_of_kb_zh")}
 DEFAULT_QUESTIONS = 20
 
 
@@ -49,21 +52,23 @@ def run(ctx: RunContext) -> SuiteResult:
     engine = ctx.engine(settings)
     recorder = RecordingRetriever(engine.retriever)
     engine.__dict__["retriever"] = recorder  # Engine.retriever is a cached_property: this replaces it
-    dataset = load_grounding(ctx.options.limit or DEFAULT_QUESTIONS, ctx.options.seed)
-    result.add_dataset(dataset)
     result.notes.append(
         f"support: semantic >= {SEMANTIC_THRESHOLD} (MiniLM cosine vs cited chunk sentences) or lexical >= "
         f"{LEXICAL_THRESHOLD} (share of content words in the cited chunks); see evals/support.py"
     )
-    checkpoint = ctx.checkpoint(NAME, "questions")
-    reused = sum(1 for q in dataset.cases if q.id in checkpoint.done)
-    rows = [
-        checkpoint.done.get(q.id) or checkpoint.add(_run_question(ctx, engine, recorder, q))
-        for q in ctx.progress(dataset.cases, "grounding")
-    ]
-    if reused:
-        result.notes.append(f"{reused} answers reused from an earlier run in this folder (--resume)")
-    _score(ctx, result, rows)
+    for name in ctx.options.datasets or DEFAULT_DATASETS:
+        dataset = load_grounding(ctx.options.limit or DEFAULT_QUESTIONS, ctx.options.seed,
+                                 "zh" if name == "grounding-zh" else "en")
+        result.add_dataset(dataset)
+        checkpoint = ctx.checkpoint(NAME, "questions" if name == "grounding" else name)
+        reused = sum(1 for q in dataset.cases if q.id in checkpoint.done)
+        rows = [
+            checkpoint.done.get(q.id) or checkpoint.add(_run_question(ctx, engine, recorder, q))
+            for q in ctx.progress(dataset.cases, name)
+        ]
+        if reused:
+            result.notes.append(f"{name}: {reused} answers reused from an earlier run in this folder (--resume)")
+        _score(ctx, result, rows, *_PARTS[name])
     return result
 
 
@@ -76,8 +81,11 @@ def _run_question(ctx: RunContext, engine: Any, recorder: RecordingRetriever, q:
     seconds = time.perf_counter() - started
     hits = recorder.last.hits if recorder.last is not None else []
     limit = getattr(engine.settings.retrieval, "max_passage_chars", None)
-    chunks = [_as_prompted(h.text, limit) for h in hits]
-    consistent = [s.title for s in answer.sources] == [h.metadata.get("title", "") for h in hits]
+    # the answer lists the sources it cites, renumbered (the citation check): find each one's retrieved text
+    by_id = {h.id: h for h in hits}
+    listed = [by_id.get(s.chunk_id) for s in answer.sources]
+    chunks = [_as_prompted(h.text, limit) for h in listed if h is not None]
+    consistent = None not in listed
     sentences = score_answer(answer.answer, chunks, ctx.embedder()) if answer.kind == "answer" and consistent else []
     cited = citations(answer.answer, len(answer.sources))
     cited_topics = [answer.sources[n - 1].topic_id for n in cited]
@@ -114,7 +122,8 @@ def _as_prompted(text: str, limit: int | None) -> str:
     return _clip(text, limit) if limit else text
 
 
-def _score(ctx: RunContext, result: SuiteResult, rows: list[dict]) -> None:
+def _score(ctx: RunContext, result: SuiteResult, rows: list[dict], part_in: str = "in_kb",
+           part_out: str = "out_of_kb") -> None:
     inside = [r for r in rows if r["in_scope"]]
     outside = [r for r in rows if not r["in_scope"]]
     answered = [r for r in inside if r["kind"] == "answer"]
@@ -132,21 +141,23 @@ def _score(ctx: RunContext, result: SuiteResult, rows: list[dict]) -> None:
         "lexical_mean": _mean([s["lexical"] for s in sentences]),
         "seconds_per_answer": _mean([r["seconds"] for r in inside]),
     }
-    result.add_metrics("in_kb", metrics_in)
-    result.add_metrics("out_of_kb", {"n": len(outside), "pass_rate": _share(outside, _declined),
+    result.add_metrics(part_in, metrics_in)
+    result.add_metrics(part_out, {"n": len(outside), "pass_rate": _share(outside, _declined),
                                      "no_sources_rate": _share(outside, lambda r: r["kind"] == "no_sources")})
     if any(not r["sources_consistent"] for r in rows):
         result.notes.append("some answers' sources differed from the recorded retrieval; they were not scored")
-    result.sections.append(("Grounding summary", table(["metric", "value"], metric_rows(result.metrics))))
-    result.sections.append(("Grounding per question", _case_table(rows)))
-    result.sections.append(("Answers (for reading)", _answers(rows)))
+    result.sections.append((f"Grounding summary ({part_in})", table(["metric", "value"],
+                                                                     metric_rows(result.metrics))))
+    result.sections.append((f"Grounding per question ({part_in})", _case_table(rows)))
+    result.sections.append((f"Answers (for reading, {part_in})", _answers(rows)))
     labels = ["answered", "cited", "cited gold topic", "sentences supported", "out-of-KB pass"]
     values = [metrics_in["answer_rate"], metrics_in["citation_rate"], metrics_in["cited_gold_topic_rate"],
-              metrics_in["supported_sentence_share"], result.metrics["out_of_kb.pass_rate"]]
-    chart = charts.bars(ctx.options.out, "grounding.png", "Grounding", labels, [_nz(v) for v in values], "share")
+              metrics_in["supported_sentence_share"], result.metrics[f"{part_out}.pass_rate"]]
+    png = "grounding.png" if part_in == "in_kb" else f"grounding-{part_in}.png"
+    chart = charts.bars(ctx.options.out, png, f"Grounding ({part_in})", labels, [_nz(v) for v in values], "share")
     if chart:
         result.charts.append(chart)
-    result.details["answers"] = rows
+    result.details["answers" if part_in == "in_kb" else f"answers_{part_in}"] = rows
 
 
 def _declined(row: dict) -> bool:
