@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.error import URLError
 from urllib.parse import urlparse
@@ -31,7 +32,10 @@ SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 DOCS_SHOT = PROJECT_ROOT / "docs" / "screenshots" / "chat.png"
 EMERGENCY = "crushing chest pain spreading to my left arm and I'm sweating"
 SYMPTOM = "I have a sore throat and it hurts to swallow. What can I do at home?"
+DETAILED = "I am 34 and have had a mild sore throat for 3 days, it hurts to swallow. What can I do at home?"
+GENERAL = "What helps a tension headache?"  # no personal symptom: no intake questions, no badge
 TIMEOUT_MS = 30_000
+FAKE_DELAY_S = 0.15  # per streamed word on the slow server: an answer takes ~3 s, long enough to watch and stop
 OBSERVE_LAST_REPLY = """() => {
   window.__replies = [];
   const root = document.querySelector('#phc-chat');
@@ -44,17 +48,34 @@ OBSERVE_LAST_REPLY = """() => {
 }"""
 
 
+WATCH_NEXT_REPLY = """(n) => {
+  window.__states = [];
+  const root = document.querySelector('#phc-chat');
+  const record = () => {
+    const bots = root.querySelectorAll('[data-testid="bot"]');
+    if (bots.length <= n) return;
+    const last = bots[bots.length - 1], step = last.querySelector('.phc-step');
+    const name = step ? [...step.classList].find(c => c.startsWith('phc-step-')).slice(9) : '';
+    const state = {step: name, label: step ? step.innerText : '',
+                   badge: !!last.querySelector('.phc-badge'), text: last.innerText.includes('▍')};
+    const previous = window.__states[window.__states.length - 1];
+    if (JSON.stringify(previous) !== JSON.stringify(state)) window.__states.push(state);
+  };
+  new MutationObserver(record).observe(root, {subtree: true, childList: true, characterData: true});
+}"""
+LIKE = "#phc-chat .bot-row + .message-buttons button[aria-label='Like']"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(root: Path, extra_env: dict[str, str]) -> Iterator[str]:
+    """``python -m chatbot serve`` on a free loopback port with the fake model and embedder, until the module ends."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium` (CI does)")
-    root = tmp_path_factory.mktemp("browser")
     corpus = root / "topics"
     corpus.mkdir()
     for name in ("sore-throat.md", "chest-pain.md", "headache.md", "common-cold.md", "heart-attack.md"):
@@ -69,6 +90,7 @@ def server(tmp_path_factory):
         "CHATBOT__INGEST__PATHS": f"['{corpus}']",
         "CHATBOT__PRIVACY__SAVE_FEEDBACK": "false",
         "CHATBOT__PRIVACY__SAVE_TRANSCRIPTS": "false",
+        **extra_env,
     }
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
@@ -97,6 +119,17 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from _serve(tmp_path_factory.mktemp("browser"), {})
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    """The same server with a fake model that pauses FAKE_DELAY_S per word, so a turn can be watched and stopped."""
+    yield from _serve(tmp_path_factory.mktemp("browser-slow"), {"CHATBOT__LLM__FAKE_DELAY_S": str(FAKE_DELAY_S)})
 
 
 @pytest.fixture(scope="module")
@@ -168,17 +201,26 @@ class Tab:
         assert self.blocked == [], f"the page tried something its security policy blocks: {self.blocked}"
 
 
-@pytest.fixture
-def tab(browser, server):
+def _tabs(browser, url: str) -> Iterator[Callable[[], Tab]]:
     tabs: list[Tab] = []
 
     def make() -> Tab:
-        tabs.append(Tab(browser, server))
+        tabs.append(Tab(browser, url))
         return tabs[-1]
 
     yield make
     for t in tabs:
         t.close()  # asserts that nothing was requested from anywhere but 127.0.0.1
+
+
+@pytest.fixture
+def tab(browser, server):
+    yield from _tabs(browser, server)
+
+
+@pytest.fixture
+def slow_tab(browser, slow_server):
+    yield from _tabs(browser, slow_server)
 
 
 def test_symptom_question_streams_an_answer_with_badge_and_sources(tab):
@@ -201,7 +243,7 @@ def test_symptom_question_streams_an_answer_with_badge_and_sources(tab):
         page.click("#phc-send")
         t.wait_for_reply(before)
     replies = page.evaluate("window.__replies")
-    assert any(("Preparing" in r or "Looking up" in r or "Writing" in r) for r in replies), replies
+    assert any(("Checking how urgent" in r or "Writing" in r) for r in replies), replies
     last = page.locator('#phc-chat [data-testid="bot"]').last
     badge = last.locator(".phc-badge")
     assert badge.count() == 1 and ":" in badge.inner_text()  # words, not only a colour
@@ -259,3 +301,68 @@ def test_language_selector_switches_the_fixed_texts(tab):
     t.page.wait_for_function("() => document.querySelector('#phc-title').innerText.includes('健康信息助手')")
     assert "不是诊断" in t.page.inner_text("#phc-disclaimer")
     t.shot("chinese")
+
+
+# ---- waiting: the steps, one turn at a time, Stop, feedback on finished replies (the slow fake model) -------------
+def test_the_level_shows_before_the_answer_with_the_steps_in_words(slow_tab):
+    t = slow_tab()
+    page = t.page
+    t.send(DETAILED)  # the first reply asks what a nurse would (intake); the answer comes after the details
+    t.wait_for_reply(0)
+    page.evaluate(WATCH_NEXT_REPLY, 1)
+    t.send("No fever, no long-term conditions and no regular medicines.")
+    t.wait_for_reply(1)
+    states = page.evaluate("window.__states")
+    first_badge = next(i for i, s in enumerate(states) if s["badge"])
+    first_text = next(i for i, s in enumerate(states) if s["text"])
+    assert first_badge < first_text, states  # the level is on the page before a word of the answer
+    assert all(s["badge"] for s in states[first_text:]), states
+    checking = [s for s in states[:first_badge] if s["step"] == "checking"]
+    assert checking and checking[0]["label"].startswith("Checking how urgent"), states
+    assert any(s["step"] == "generating" and s["text"] and "Writing" in s["label"] for s in states), states
+    assert states[-1]["step"] == "" and states[-1]["badge"], states  # finished: no step left
+
+
+def test_send_is_off_while_a_turn_runs_and_feedback_waits_for_the_finished_reply(slow_tab):
+    t = slow_tab()
+    page = t.page
+    t.send(GENERAL)
+    page.wait_for_function("() => document.querySelector('#phc-chat').innerText.includes('▍')")
+    assert page.locator("#phc-send").is_disabled() and page.locator("#phc-stop").is_visible()
+    assert all(b.is_disabled() for b in page.locator(".phc-example").all())
+    assert page.locator(LIKE).count() == 0 or not page.locator(LIKE).last.is_visible()
+    page.fill("#phc-input textarea", "a second question")
+    page.press("#phc-input textarea", "Enter")  # Enter while a turn runs starts nothing
+    t.wait_for_reply(0)
+    page.wait_for_function("() => !document.querySelector('#phc-send').disabled")
+    assert not page.locator("#phc-stop").is_visible()
+    assert t.user_messages() == [GENERAL]
+    assert page.input_value("#phc-input textarea").strip() == "a second question"  # and the message is kept
+    page.locator(LIKE).last.wait_for(state="visible")  # the finished reply can be rated
+
+
+def test_stop_keeps_the_partial_answer_and_the_escalation_and_the_page_goes_on(slow_tab):
+    t = slow_tab()
+    page = t.page
+    t.send(EMERGENCY)
+    banner = page.locator("#emergency-banner .phc-banner")
+    banner.wait_for()
+    last = page.locator('#phc-chat [data-testid="bot"]').last
+    page.wait_for_function("() => document.querySelector('#phc-chat').innerText.includes('▍')")
+    page.click("#phc-stop")
+    last.locator(".phc-stopped").wait_for()
+    stopped = last.inner_text()
+    time.sleep(8 * FAKE_DELAY_S)  # a running answer would have grown by several words meanwhile
+    assert last.inner_text() == stopped and "▍" not in stopped  # it stopped growing
+    assert "Based" in stopped and "if it gets worse" not in stopped.split("Based", 1)[1]  # cut short
+    assert "Stopped" in stopped and last.locator(".phc-badge.phc-emergency").count() == 1
+    assert "EMERGENCY" in banner.inner_text()  # Stop never takes an escalation away
+    assert not page.locator("#phc-send").is_disabled() and not page.locator("#phc-stop").is_visible()
+    assert page.locator(LIKE).count() == 0 or not page.locator(LIKE).last.is_visible()  # nothing to rate
+    t.shot("stopped")
+    t.send("What should I do while I wait for the ambulance?")
+    t.wait_for_reply(1)
+    assert t.user_messages()[-1] == "What should I do while I wait for the ambulance?"
+    t.reload()  # the stopped reply and the banner are part of the stored conversation
+    page.locator("#emergency-banner .phc-banner").wait_for()
+    page.locator("#phc-chat .phc-stopped").wait_for()
