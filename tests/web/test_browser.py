@@ -35,7 +35,7 @@ SYMPTOM = "I have a sore throat and it hurts to swallow. What can I do at home?"
 DETAILED = "I am 34 and have had a mild sore throat for 3 days, it hurts to swallow. What can I do at home?"
 GENERAL = "What helps a tension headache?"  # no personal symptom: no intake questions, no badge
 TIMEOUT_MS = 30_000
-FAKE_DELAY_S = 0.15  # per streamed word on the slow server: an answer takes ~3 s, long enough to watch and stop
+FAKE_DELAY_S = 0.3  # per streamed word on the slow server: an answer takes ~6 s, to watch and stop it
 OBSERVE_LAST_REPLY = """() => {
   window.__replies = [];
   const root = document.querySelector('#phc-chat');
@@ -48,20 +48,42 @@ OBSERVE_LAST_REPLY = """() => {
 }"""
 
 
-WATCH_NEXT_REPLY = """(n) => {
+# Records, in the page itself, each state of the next reply (its step, badge, answer text) and of the page's lock
+# (Send, Stop, the reply's Like button); at the first word of the answer it can act as the patient would: press Stop,
+# or type a second message and submit it (Shift+Enter in this multi-line box). Acting in the page, not from Python,
+# makes "mid-answer" certain on a busy machine.
+WATCH_NEXT_REPLY = """([n, action]) => {
   window.__states = [];
+  let acted = false;
   const root = document.querySelector('#phc-chat');
+  const shown = (el) => !!el && el.offsetParent !== null;
   const record = () => {
     const bots = root.querySelectorAll('[data-testid="bot"]');
     if (bots.length <= n) return;
     const last = bots[bots.length - 1], step = last.querySelector('.phc-step');
+    const row = last.closest('.message-row'), buttons = row && row.nextElementSibling;
+    const like = buttons && buttons.matches('.message-buttons') && buttons.querySelector('button[aria-label="Like"]');
     const name = step ? [...step.classList].find(c => c.startsWith('phc-step-')).slice(9) : '';
-    const state = {step: name, label: step ? step.innerText : '',
-                   badge: !!last.querySelector('.phc-badge'), text: last.innerText.includes('▍')};
+    const state = {step: name, label: step ? step.innerText : '', badge: !!last.querySelector('.phc-badge'),
+                   text: last.innerText.includes('▍'), stopped: !!last.querySelector('.phc-stopped'),
+                   send_off: document.querySelector('#phc-send').disabled,
+                   stop_shown: shown(document.querySelector('#phc-stop')), like_shown: shown(like)};
     const previous = window.__states[window.__states.length - 1];
     if (JSON.stringify(previous) !== JSON.stringify(state)) window.__states.push(state);
+    if (state.text && !acted && action) {
+      acted = true;
+      if (action === 'stop') document.querySelector('#phc-stop').click();
+      if (action === 'submit') {
+        const box = document.querySelector('#phc-input textarea');
+        box.value = 'a second question';
+        box.dispatchEvent(new Event('input', {bubbles: true}));
+        for (const type of ['keydown', 'keypress'])
+          box.dispatchEvent(new KeyboardEvent(type, {key: 'Enter', shiftKey: true, bubbles: true, cancelable: true}));
+      }
+    }
   };
-  new MutationObserver(record).observe(root, {subtree: true, childList: true, characterData: true});
+  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                      attributes: true});
 }"""
 LIKE = "#phc-chat .bot-row + .message-buttons button[aria-label='Like']"
 
@@ -180,11 +202,13 @@ class Tab:
         return self.page.locator('#phc-chat [data-testid="bot"]').count()
 
     def wait_for_reply(self, before: int):
-        """Until a new assistant message has finished (its pending spinner and cursor are gone)."""
+        """Until a new assistant message has finished (its pending spinner and cursor are gone) and the turn is over
+        (the page unlocked Send: its quick-reply buttons, if any, are drawn by then)."""
         self.page.wait_for_function(
             """(n) => { const b = document.querySelectorAll('#phc-chat [data-testid="bot"]');
                  if (b.length <= n) return false; const last = b[b.length - 1];
-                 return !last.querySelector('.phc-pending') && !last.innerText.includes('▍'); }""",
+                 return !last.querySelector('.phc-pending') && !last.innerText.includes('▍')
+                        && !document.querySelector('#phc-send').disabled; }""",
             arg=before,
         )
 
@@ -309,7 +333,7 @@ def test_the_level_shows_before_the_answer_with_the_steps_in_words(slow_tab):
     page = t.page
     t.send(DETAILED)  # the first reply asks what a nurse would (intake); the answer comes after the details
     t.wait_for_reply(0)
-    page.evaluate(WATCH_NEXT_REPLY, 1)
+    page.evaluate(WATCH_NEXT_REPLY, [1, ""])
     t.send("No fever, no long-term conditions and no regular medicines.")
     t.wait_for_reply(1)
     states = page.evaluate("window.__states")
@@ -326,39 +350,36 @@ def test_the_level_shows_before_the_answer_with_the_steps_in_words(slow_tab):
 def test_send_is_off_while_a_turn_runs_and_feedback_waits_for_the_finished_reply(slow_tab):
     t = slow_tab()
     page = t.page
+    page.evaluate(WATCH_NEXT_REPLY, [0, "submit"])  # at the first word, submit a second message
     t.send(GENERAL)
-    page.wait_for_function("() => document.querySelector('#phc-chat').innerText.includes('▍')")
-    assert page.locator("#phc-send").is_disabled() and page.locator("#phc-stop").is_visible()
-    assert all(b.is_disabled() for b in page.locator(".phc-example").all())
-    assert page.locator(LIKE).count() == 0 or not page.locator(LIKE).last.is_visible()
-    page.fill("#phc-input textarea", "a second question")
-    page.press("#phc-input textarea", "Enter")  # Enter while a turn runs starts nothing
     t.wait_for_reply(0)
-    page.wait_for_function("() => !document.querySelector('#phc-send').disabled")
-    assert not page.locator("#phc-stop").is_visible()
-    assert t.user_messages() == [GENERAL]
-    assert page.input_value("#phc-input textarea").strip() == "a second question"  # and the message is kept
-    page.locator(LIKE).last.wait_for(state="visible")  # the finished reply can be rated
+    states = page.evaluate("window.__states")
+    writing = [s for s in states if s["text"]]
+    assert writing and all(s["send_off"] and s["stop_shown"] and not s["like_shown"] for s in writing), states
+    assert states[-1]["like_shown"] and not states[-1]["send_off"] and not states[-1]["stop_shown"], states
+    assert t.user_messages() == [GENERAL]  # the message submitted while the turn ran started nothing
+    assert page.input_value("#phc-input textarea") == "a second question"  # and it is still there to send
+    assert all(b.is_enabled() for b in page.locator(".phc-example").all())
 
 
 def test_stop_keeps_the_partial_answer_and_the_escalation_and_the_page_goes_on(slow_tab):
     t = slow_tab()
     page = t.page
+    page.evaluate(WATCH_NEXT_REPLY, [0, "stop"])  # Stop at the first word of the answer
     t.send(EMERGENCY)
-    banner = page.locator("#emergency-banner .phc-banner")
-    banner.wait_for()
     last = page.locator('#phc-chat [data-testid="bot"]').last
-    page.wait_for_function("() => document.querySelector('#phc-chat').innerText.includes('▍')")
-    page.click("#phc-stop")
     last.locator(".phc-stopped").wait_for()
+    page.wait_for_function("() => !document.querySelector('#phc-send').disabled")
     stopped = last.inner_text()
     time.sleep(8 * FAKE_DELAY_S)  # a running answer would have grown by several words meanwhile
     assert last.inner_text() == stopped and "▍" not in stopped  # it stopped growing
     assert "Based" in stopped and "if it gets worse" not in stopped.split("Based", 1)[1]  # cut short
     assert "Stopped" in stopped and last.locator(".phc-badge.phc-emergency").count() == 1
+    banner = page.locator("#emergency-banner .phc-banner")
     assert "EMERGENCY" in banner.inner_text()  # Stop never takes an escalation away
-    assert not page.locator("#phc-send").is_disabled() and not page.locator("#phc-stop").is_visible()
-    assert page.locator(LIKE).count() == 0 or not page.locator(LIKE).last.is_visible()  # nothing to rate
+    assert not page.locator("#phc-stop").is_visible()
+    states = page.evaluate("window.__states")
+    assert states[-1]["stopped"] and not states[-1]["like_shown"], states  # nothing to rate
     t.shot("stopped")
     t.send("What should I do while I wait for the ambulance?")
     t.wait_for_reply(1)

@@ -60,7 +60,8 @@ class WebChat:
         """One turn; yields partial page updates, the escalation banner before any model output.
 
         The first update shows the message and the first step, locks the page ("running": Send off, Stop on) and
-        keeps the turn's id in the state for Stop; the last one unlocks it. A stopped turn yields nothing more.
+        keeps the turn's id in the state for Stop and ``settle``. A stopped turn yields nothing more. Only
+        ``settle`` unlocks the page: until it has read this turn's id, no other turn can start and replace it.
         """
         state = clean_state(raw_state)
         lang = state["lang"] or "en"
@@ -92,7 +93,7 @@ class WebChat:
         except InputError as exc:
             # Nothing was accepted: take the message back out of the chat and give it back to the box, untouched.
             if turn.end("refused"):
-                yield {"box": turn.text, "chat": turn.state["history"], "notice": f"⚠ {exc}", "running": False}
+                yield {"box": turn.text, "chat": turn.state["history"], "notice": f"⚠ {exc}"}
             return
         except GeneratorExit:  # Gradio cancelled the event (Stop), or the browser went away
             turn.end("stopped")
@@ -107,7 +108,7 @@ class WebChat:
                 turn.view.fail()
             if turn.outcome == "stopped":
                 return
-        yield {**self._final_update(turn.state, turn.view, turn.meta), "running": False}
+        yield self._final_update(turn.state, turn.view, turn.meta)
 
     @staticmethod
     def _apply(turn: RunningTurn, event: Event) -> dict[str, Any] | None:
