@@ -39,6 +39,9 @@ class LLMSettings(_Section):
     temperature: float = Field(0.2, ge=0.0, le=2.0)
     seed: int = 42
     triage_timeout_s: float = Field(90, gt=0)
+    fake_delay_s: float = Field(
+        0.0, ge=0, le=5, description="fake backend only: a pause before each streamed word and each triage reply, "
+        "so browser tests can watch the order of a turn (the badge before the answer, Stop mid-answer)")
     base_url: str | None = Field(None, description="openai backend: the server's API root, e.g. http://127.0.0.1:8080/v1")
     api_key: str | None = Field(None, description="openai backend: sent as a bearer token; llm-server requires it")
 

@@ -147,12 +147,15 @@ class LlamaCppLLM:
         self.temperature = temperature
         self.seed = seed
         self._llama: Any = None
-        self._lock = threading.RLock()
+        # Plain locks, not RLocks: a streamed answer is a generator that Gradio or Starlette may resume, or close
+        # (Stop), from another thread than the one that started it, and only a Lock may be released there.
+        self._lock = threading.Lock()  # one generation at a time
+        self._load_lock = threading.Lock()  # one load; taken inside a generation too (logits processor)
         self._option_tokens: dict[tuple[str, ...], dict[str, list[int]]] = {}
 
     @property
     def llama(self) -> Any:
-        with self._lock:
+        with self._load_lock:
             if self._llama is None:
                 from llama_cpp import Llama
 
@@ -287,7 +290,8 @@ class FakeLLM:
 
     ``triage_json`` lets a test script the model's triage output (including garbage), ``choice_probabilities`` the
     probabilities it gives a ``Choice`` (the decided option then replaces the level in its JSON), and ``fail``
-    makes every call raise, to exercise the fallback paths.
+    makes every call raise, to exercise the fallback paths. ``delay_s`` pauses before each streamed word and each
+    triage reply (``llm.fake_delay_s``), so a browser test can watch a turn unfold and stop it mid-answer.
     """
 
     name = "fake"
@@ -301,8 +305,10 @@ class FakeLLM:
         triage_json: str | list[str] | None = None,
         fail: bool = False,
         choice_probabilities: dict[str, float] | None = None,
+        delay_s: float = 0.0,
     ):
         self.answer = answer
+        self.delay_s = delay_s
         self.triage_json = triage_json
         self.fail = fail
         self.choice_probabilities = choice_probabilities
@@ -314,6 +320,8 @@ class FakeLLM:
             raise GenerationError("fake failure")
         text = self.answer or _fake_answer(messages[-1]["content"])
         for word in text.split(" "):
+            if self.delay_s:
+                time.sleep(self.delay_s)
             yield word + " "
 
     def complete_json(
@@ -327,6 +335,8 @@ class FakeLLM:
         self.calls.append(list(messages))
         if self.fail:
             raise GenerationError("fake failure")
+        if self.delay_s:
+            time.sleep(self.delay_s)
         raw = self._scripted_json()
         if choice is not None and self.choice_probabilities is not None:
             chosen = choice.settle(self.choice_probabilities)
@@ -366,7 +376,7 @@ def _fake_answer(prompt: str) -> str:
 def make_llm(settings: Settings) -> ChatLLM:
     cfg = settings.llm
     if cfg.backend == "fake":
-        return FakeLLM()
+        return FakeLLM(delay_s=cfg.fake_delay_s)
     if cfg.backend == "openai":
         from chatbot.generation.openai_backend import OpenAIChatLLM
 

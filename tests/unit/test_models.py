@@ -107,3 +107,26 @@ def test_missing_part_package_names_the_pip_command(tmp_path, monkeypatch):
 def test_test_fixture_model_resolves_from_its_package(tmp_path):
     resolved = resolve_model("smollm2", None, tmp_path)
     assert resolved.path.suffix == ".gguf" and resolved.test_only
+
+
+def test_a_stream_closed_from_another_thread_frees_the_model(tmp_path):
+    """Stop closes a streamed answer from Gradio's event loop, not from the worker thread that started it: the
+    model's lock must be released there, or every later answer would wait on it forever."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chatbot.generation.llm import LlamaCppLLM
+    from chatbot.models.catalogue import ResolvedModel
+
+    class Llama:
+        def create_chat_completion(self, **kwargs):
+            return iter([{"choices": [{"delta": {"content": word}}]} for word in ("a", "b", "c")])
+
+    llm = LlamaCppLLM(ResolvedModel("m", tmp_path / "m.gguf", ""), 2048, 1, 0, 0.2, 1)
+    llm._llama = Llama()
+    stream = llm.stream([{"role": "user", "content": "hi"}], 8)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        assert worker.submit(next, stream).result(timeout=5) == "a"
+    stream.close()  # here, in another thread
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        answer = worker.submit(lambda: "".join(llm.stream([{"role": "user", "content": "hi"}], 8)))
+        assert answer.result(timeout=5) == "abc"

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.error import URLError
 from urllib.parse import urlparse
@@ -31,7 +32,10 @@ SHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
 DOCS_SHOT = PROJECT_ROOT / "docs" / "screenshots" / "chat.png"
 EMERGENCY = "crushing chest pain spreading to my left arm and I'm sweating"
 SYMPTOM = "I have a sore throat and it hurts to swallow. What can I do at home?"
+DETAILED = "I am 34 and have had a mild sore throat for 3 days, it hurts to swallow. What can I do at home?"
+GENERAL = "What helps a tension headache?"  # no personal symptom: no intake questions, no badge
 TIMEOUT_MS = 30_000
+FAKE_DELAY_S = 0.3  # per streamed word on the slow server: an answer takes ~6 s, to watch and stop it
 OBSERVE_LAST_REPLY = """() => {
   window.__replies = [];
   const root = document.querySelector('#phc-chat');
@@ -44,17 +48,56 @@ OBSERVE_LAST_REPLY = """() => {
 }"""
 
 
+# Records, in the page itself, each state of the next reply (its step, badge, answer text) and of the page's lock
+# (Send, Stop, the reply's Like button); at the first word of the answer it can act as the patient would: press Stop,
+# or type a second message and submit it (Shift+Enter in this multi-line box). Acting in the page, not from Python,
+# makes "mid-answer" certain on a busy machine.
+WATCH_NEXT_REPLY = """([n, action]) => {
+  window.__states = [];
+  let acted = false;
+  const root = document.querySelector('#phc-chat');
+  const shown = (el) => !!el && el.offsetParent !== null;
+  const record = () => {
+    const bots = root.querySelectorAll('[data-testid="bot"]');
+    if (bots.length <= n) return;
+    const last = bots[bots.length - 1], step = last.querySelector('.phc-step');
+    const row = last.closest('.message-row'), buttons = row && row.nextElementSibling;
+    const like = buttons && buttons.matches('.message-buttons') && buttons.querySelector('button[aria-label="Like"]');
+    const name = step ? [...step.classList].find(c => c.startsWith('phc-step-')).slice(9) : '';
+    const state = {step: name, label: step ? step.innerText : '', badge: !!last.querySelector('.phc-badge'),
+                   text: last.innerText.includes('▍'), stopped: !!last.querySelector('.phc-stopped'),
+                   send_off: document.querySelector('#phc-send').disabled,
+                   stop_shown: shown(document.querySelector('#phc-stop')), like_shown: shown(like)};
+    const previous = window.__states[window.__states.length - 1];
+    if (JSON.stringify(previous) !== JSON.stringify(state)) window.__states.push(state);
+    if (state.text && !acted && action) {
+      acted = true;
+      if (action === 'stop') document.querySelector('#phc-stop').click();
+      if (action === 'submit') {
+        const box = document.querySelector('#phc-input textarea');
+        box.value = 'a second question';
+        box.dispatchEvent(new Event('input', {bubbles: true}));
+        for (const type of ['keydown', 'keypress'])
+          box.dispatchEvent(new KeyboardEvent(type, {key: 'Enter', shiftKey: true, bubbles: true, cancelable: true}));
+      }
+    }
+  };
+  new MutationObserver(record).observe(document.body, {subtree: true, childList: true, characterData: true,
+                                                      attributes: true});
+}"""
+LIKE = "#phc-chat .bot-row + .message-buttons button[aria-label='Like']"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(root: Path, extra_env: dict[str, str]) -> Iterator[str]:
+    """``python -m chatbot serve`` on a free loopback port with the fake model and embedder, until the module ends."""
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is absent: install it with `apt-get install -y chromium` (CI does)")
-    root = tmp_path_factory.mktemp("browser")
     corpus = root / "topics"
     corpus.mkdir()
     for name in ("sore-throat.md", "chest-pain.md", "headache.md", "common-cold.md", "heart-attack.md"):
@@ -69,6 +112,7 @@ def server(tmp_path_factory):
         "CHATBOT__INGEST__PATHS": f"['{corpus}']",
         "CHATBOT__PRIVACY__SAVE_FEEDBACK": "false",
         "CHATBOT__PRIVACY__SAVE_TRANSCRIPTS": "false",
+        **extra_env,
     }
     log = (root / "server.log").open("w")
     proc = subprocess.Popen(
@@ -97,6 +141,17 @@ def server(tmp_path_factory):
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from _serve(tmp_path_factory.mktemp("browser"), {})
+
+
+@pytest.fixture(scope="module")
+def slow_server(tmp_path_factory):
+    """The same server with a fake model that pauses FAKE_DELAY_S per word, so a turn can be watched and stopped."""
+    yield from _serve(tmp_path_factory.mktemp("browser-slow"), {"CHATBOT__LLM__FAKE_DELAY_S": str(FAKE_DELAY_S)})
 
 
 @pytest.fixture(scope="module")
@@ -147,11 +202,13 @@ class Tab:
         return self.page.locator('#phc-chat [data-testid="bot"]').count()
 
     def wait_for_reply(self, before: int):
-        """Until a new assistant message has finished (its pending spinner and cursor are gone)."""
+        """Until a new assistant message has finished (its pending spinner and cursor are gone) and the turn is over
+        (the page unlocked Send: its quick-reply buttons, if any, are drawn by then)."""
         self.page.wait_for_function(
             """(n) => { const b = document.querySelectorAll('#phc-chat [data-testid="bot"]');
                  if (b.length <= n) return false; const last = b[b.length - 1];
-                 return !last.querySelector('.phc-pending') && !last.innerText.includes('▍'); }""",
+                 return !last.querySelector('.phc-pending') && !last.innerText.includes('▍')
+                        && !document.querySelector('#phc-send').disabled; }""",
             arg=before,
         )
 
@@ -168,17 +225,26 @@ class Tab:
         assert self.blocked == [], f"the page tried something its security policy blocks: {self.blocked}"
 
 
-@pytest.fixture
-def tab(browser, server):
+def _tabs(browser, url: str) -> Iterator[Callable[[], Tab]]:
     tabs: list[Tab] = []
 
     def make() -> Tab:
-        tabs.append(Tab(browser, server))
+        tabs.append(Tab(browser, url))
         return tabs[-1]
 
     yield make
     for t in tabs:
         t.close()  # asserts that nothing was requested from anywhere but 127.0.0.1
+
+
+@pytest.fixture
+def tab(browser, server):
+    yield from _tabs(browser, server)
+
+
+@pytest.fixture
+def slow_tab(browser, slow_server):
+    yield from _tabs(browser, slow_server)
 
 
 def test_symptom_question_streams_an_answer_with_badge_and_sources(tab):
@@ -201,7 +267,7 @@ def test_symptom_question_streams_an_answer_with_badge_and_sources(tab):
         page.click("#phc-send")
         t.wait_for_reply(before)
     replies = page.evaluate("window.__replies")
-    assert any(("Preparing" in r or "Looking up" in r or "Writing" in r) for r in replies), replies
+    assert any(("Checking how urgent" in r or "Writing" in r) for r in replies), replies
     last = page.locator('#phc-chat [data-testid="bot"]').last
     badge = last.locator(".phc-badge")
     assert badge.count() == 1 and ":" in badge.inner_text()  # words, not only a colour
@@ -259,3 +325,65 @@ def test_language_selector_switches_the_fixed_texts(tab):
     t.page.wait_for_function("() => document.querySelector('#phc-title').innerText.includes('健康信息助手')")
     assert "不是诊断" in t.page.inner_text("#phc-disclaimer")
     t.shot("chinese")
+
+
+# ---- waiting: the steps, one turn at a time, Stop, feedback on finished replies (the slow fake model) -------------
+def test_the_level_shows_before_the_answer_with_the_steps_in_words(slow_tab):
+    t = slow_tab()
+    page = t.page
+    t.send(DETAILED)  # the first reply asks what a nurse would (intake); the answer comes after the details
+    t.wait_for_reply(0)
+    page.evaluate(WATCH_NEXT_REPLY, [1, ""])
+    t.send("No fever, no long-term conditions and no regular medicines.")
+    t.wait_for_reply(1)
+    states = page.evaluate("window.__states")
+    first_badge = next(i for i, s in enumerate(states) if s["badge"])
+    first_text = next(i for i, s in enumerate(states) if s["text"])
+    assert first_badge < first_text, states  # the level is on the page before a word of the answer
+    assert all(s["badge"] for s in states[first_text:]), states
+    checking = [s for s in states[:first_badge] if s["step"] == "checking"]
+    assert checking and checking[0]["label"].startswith("Checking how urgent"), states
+    assert any(s["step"] == "generating" and s["text"] and "Writing" in s["label"] for s in states), states
+    assert states[-1]["step"] == "" and states[-1]["badge"], states  # finished: no step left
+
+
+def test_send_is_off_while_a_turn_runs_and_feedback_waits_for_the_finished_reply(slow_tab):
+    t = slow_tab()
+    page = t.page
+    page.evaluate(WATCH_NEXT_REPLY, [0, "submit"])  # at the first word, submit a second message
+    t.send(GENERAL)
+    t.wait_for_reply(0)
+    states = page.evaluate("window.__states")
+    writing = [s for s in states if s["text"]]
+    assert writing and all(s["send_off"] and s["stop_shown"] and not s["like_shown"] for s in writing), states
+    assert states[-1]["like_shown"] and not states[-1]["send_off"] and not states[-1]["stop_shown"], states
+    assert t.user_messages() == [GENERAL]  # the message submitted while the turn ran started nothing
+    assert page.input_value("#phc-input textarea") == "a second question"  # and it is still there to send
+    assert all(b.is_enabled() for b in page.locator(".phc-example").all())
+
+
+def test_stop_keeps_the_partial_answer_and_the_escalation_and_the_page_goes_on(slow_tab):
+    t = slow_tab()
+    page = t.page
+    page.evaluate(WATCH_NEXT_REPLY, [0, "stop"])  # Stop at the first word of the answer
+    t.send(EMERGENCY)
+    last = page.locator('#phc-chat [data-testid="bot"]').last
+    last.locator(".phc-stopped").wait_for()
+    page.wait_for_function("() => !document.querySelector('#phc-send').disabled")
+    stopped = last.inner_text()
+    time.sleep(8 * FAKE_DELAY_S)  # a running answer would have grown by several words meanwhile
+    assert last.inner_text() == stopped and "▍" not in stopped  # it stopped growing
+    assert "Based" in stopped and "if it gets worse" not in stopped.split("Based", 1)[1]  # cut short
+    assert "Stopped" in stopped and last.locator(".phc-badge.phc-emergency").count() == 1
+    banner = page.locator("#emergency-banner .phc-banner")
+    assert "EMERGENCY" in banner.inner_text()  # Stop never takes an escalation away
+    assert not page.locator("#phc-stop").is_visible()
+    states = page.evaluate("window.__states")
+    assert states[-1]["stopped"] and not states[-1]["like_shown"], states  # nothing to rate
+    t.shot("stopped")
+    t.send("What should I do while I wait for the ambulance?")
+    t.wait_for_reply(1)
+    assert t.user_messages()[-1] == "What should I do while I wait for the ambulance?"
+    t.reload()  # the stopped reply and the banner are part of the stored conversation
+    page.locator("#emergency-banner .phc-banner").wait_for()
+    page.locator("#phc-chat .phc-stopped").wait_for()

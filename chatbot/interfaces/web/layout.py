@@ -7,6 +7,7 @@ escalation is produced before any model work, so an emergency message must never
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ class Components:
     notice: Any
     box: Any
     send: Any
+    stop: Any
     examples_label: Any
     example_btns: list[Any]
     comment_row: Any
@@ -51,7 +53,7 @@ class Components:
     def all_outputs(self) -> list[Any]:
         """Every component an update may change: the keyed ones and every translated text."""
         translated = [self.title, self.privacy, self.disclaimer, self.lang_radio, self.new_btn, self.box, self.send,
-                      self.chat, self.examples_label, *self.example_btns, self.comment_box, self.comment_btn]
+                      self.stop, self.chat, self.examples_label, *self.example_btns, self.comment_box, self.comment_btn]
         return list(dict.fromkeys([*self.keys.values(), *translated]))
 
     def text_updates(self, lang: str) -> dict:
@@ -63,6 +65,7 @@ class Components:
             self.lang_radio: gr.update(value=lang, label=t["language"]),
             self.new_btn: gr.update(value=t["new"]),
             self.send: gr.update(value=t["send"]),
+            self.stop: gr.update(value=t["stop"]),
             self.examples_label: t["examples"],
             self.comment_box: gr.update(label=t["comment_label"]),
             self.comment_btn: gr.update(value=t["comment_send"]),
@@ -92,7 +95,16 @@ class Components:
             out[self.box] = gr.update(placeholder=texts(lang)["placeholder"])
         if lang and self.chat not in out:
             out[self.chat] = gr.update(label=texts(lang)["chat_label"], placeholder=texts(lang)["welcome"])
+        if "running" in update:
+            self._lock(out, bool(update["running"]))
         return out
+
+    def _lock(self, out: dict, running: bool) -> None:
+        """While a turn runs: Stop shows, Send and the examples are off (one turn at a time per page)."""
+        for component, change in [(self.stop, {"visible": running, "interactive": running}),
+                                  (self.send, {"interactive": not running}),
+                                  *[(btn, {"interactive": not running}) for btn in self.example_btns]]:
+            out[component] = {**out.get(component, gr.update()), **change}
 
 
 def _header(t: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
@@ -125,7 +137,7 @@ def _chat(t: dict[str, Any]) -> Any:
     )
 
 
-def _input_row(t: dict[str, Any]) -> tuple[Any, Any]:
+def _input_row(t: dict[str, Any]) -> tuple[Any, Any, Any]:
     with gr.Row(equal_height=True):
         box = gr.Textbox(
             placeholder=t["placeholder"],
@@ -138,7 +150,8 @@ def _input_row(t: dict[str, Any]) -> tuple[Any, Any]:
             submit_btn=False,
         )
         send = gr.Button(t["send"], variant="primary", scale=1, min_width=90, elem_id="phc-send")
-    return box, send
+        stop = gr.Button(t["stop"], variant="stop", scale=1, min_width=90, elem_id="phc-stop", visible=False)
+    return box, send, stop
 
 
 def _components() -> Components:
@@ -151,7 +164,7 @@ def _components() -> Components:
     banner = gr.HTML("", elem_id="emergency-banner", padding=False)
     chat = _chat(t)
     notice = gr.Markdown("", elem_id="phc-notice")
-    box, send = _input_row(t)
+    box, send, stop = _input_row(t)
     examples_label = gr.Markdown(t["examples"], elem_classes=["phc-muted"])
     with gr.Row():
         example_btns = [
@@ -161,15 +174,24 @@ def _components() -> Components:
         comment_box = gr.Textbox(label=t["comment_label"], lines=1, scale=6, elem_id="phc-comment")
         comment_btn = gr.Button(t["comment_send"], size="sm", scale=1, elem_id="phc-comment-send")
     return Components(state, pending, title, privacy, lang_radio, new_btn, disclaimer, banner, chat, notice, box,
-                      send, examples_label, example_btns, comment_row, comment_box, comment_btn)
+                      send, stop, examples_label, example_btns, comment_row, comment_box, comment_btn)
 
 
 def _wire_chat(page: WebChat, c: Components) -> None:
-    """A message (typed, an example, or a quick-reply button) starts a streamed turn."""
+    """A message (typed, an example, or a quick-reply button) starts a streamed turn; Stop cancels it (Gradio's own
+    event cancellation, which closes the turn's generator); after every turn, however it ended, the page settles."""
 
     def respond(text, raw_state):
-        for update in page.respond(text, raw_state):
-            yield c.to_gradio(update)
+        with closing(page.respond(text, raw_state)) as updates:  # a cancelled event closes the turn at once
+            for update in updates:
+                yield c.to_gradio(update)
+
+    def settle(box, raw_state):
+        return c.to_gradio(page.settle(box, raw_state))
+
+    def stop(raw_state):
+        page.stop(raw_state)
+        return gr.update(interactive=False)  # stopping; the page is drawn, and unlocked, by settle
 
     def on_option(data: gr.SelectData):
         value = data.value.get("value") if isinstance(data.value, dict) else data.value
@@ -183,11 +205,15 @@ def _wire_chat(page: WebChat, c: Components) -> None:
         "concurrency_id": "chat",
         "api_visibility": "private",
         "show_progress": "minimal",
+        "show_progress_on": [c.chat],
     }
-    c.send.click(**chat_args)
-    c.box.submit(**chat_args)
+    # one event for Send and Enter: Gradio runs it once at a time per page ("once" trigger mode)
+    turns = [gr.on([c.send.click, c.box.submit], **chat_args)]
     for btn in c.example_btns:
-        btn.click(lambda q: q, btn, c.box, queue=False, api_visibility="private").then(**chat_args)
+        turns.append(btn.click(lambda q: q, btn, c.box, queue=False, api_visibility="private").then(**chat_args))
+    for turn in turns:  # runs after the turn's event finished, failed or was cancelled
+        turn.then(settle, [c.box, c.state], c.all_outputs, queue=False, api_visibility="private")
+    c.stop.click(stop, c.state, c.stop, cancels=turns, queue=False, api_visibility="private")
     c.chat.option_select(on_option, None, c.box, queue=False, api_visibility="private")
 
 
@@ -216,8 +242,8 @@ def _wire_feedback(page: WebChat, c: Components) -> None:
     def on_like(raw_state, data: gr.LikeData):
         stored, ref = page.feedback(raw_state, data.index, data.liked)
         lang = clean_state(raw_state)["lang"] or DEFAULT_LANGUAGE
-        note = texts(lang)["feedback_stored" if stored else "feedback_not_stored"]
-        return {c.notice: note, c.pending: ref, c.comment_row: gr.update(visible=stored), c.comment_box: ""}
+        note = "" if stored is None else texts(lang)["feedback_stored" if stored else "feedback_not_stored"]
+        return {c.notice: note, c.pending: ref, c.comment_row: gr.update(visible=bool(stored)), c.comment_box: ""}
 
     def on_comment(raw_state, ref, text):
         stored = page.comment(raw_state, ref, text)

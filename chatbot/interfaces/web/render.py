@@ -121,13 +121,30 @@ def assistant_message(answer: Answer, lang: str) -> dict[str, Any]:
     return message
 
 
-def pending_message(text: str, badge: str = "") -> dict[str, Any]:
-    """The assistant's place-holder while it works; the decided badge (if any) stays on top."""
-    pending = f'<span class="phc-pending">{esc(text)}</span>'
-    return {"role": "assistant", "content": f"{badge}\n\n{pending}" if badge else pending}
+def working_message(step: str, label: str, badge: str = "", body: str = "", detail: str = "") -> dict[str, Any]:
+    """The assistant's bubble while it works: the decided badge on top (as soon as it exists), then what it is doing
+    now. Before the answer that is a spinner line (``phc-pending``: nothing to read yet); while the answer streams,
+    the text with a cursor and the step below it. Every working bubble holds a ``phc-step`` element, which is what
+    hides the feedback buttons on it (style.css): only a finished reply can be rated. The step is a class, not a
+    data attribute, because the chat's HTML sanitizer keeps classes only."""
+    step_html = f'<span class="phc-step phc-step-{esc(step)}">{esc(label)}</span>'
+    parts = [badge] if badge else []
+    if body:
+        parts += [safe_markdown(body) + " ▍", step_html]
+    else:
+        extra = f' <span class="phc-muted">{esc(detail)}</span>' if detail else ""
+        parts.append(f'<span class="phc-pending">{step_html}{extra}</span>')
+    return {"role": "assistant", "content": "\n\n".join(parts)}
 
 
-def streaming_message(body: str, badge: str) -> dict[str, Any]:
-    """The answer as it is being written, with a cursor, under the decided badge."""
-    content = safe_markdown(body) + " ▍"
-    return {"role": "assistant", "content": f"{badge}\n\n{content}" if badge else content}
+def stopped_message(body: str, badge: str, note: str) -> dict[str, Any]:
+    """A reply the patient stopped: what was written stays, under its badge, marked as incomplete (no feedback)."""
+    parts = [badge] if badge else []
+    if body.strip():
+        parts.append(safe_markdown(body.rstrip()))
+    parts.append(f'<span class="phc-stopped" role="status">⏹ {esc(note)}</span>')
+    return {"role": "assistant", "content": "\n\n".join(parts)}
+
+
+def error_message(text: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": f'<span class="phc-error" role="alert">{esc(text)}</span>'}

@@ -17,11 +17,13 @@ STORAGE_KEY = "private-health-chatbot.v1"
 MAX_STORED_MESSAGES = 120
 _ROLES = {"user", "assistant"}
 _BANNER_LEVELS = {TriageLevel.emergency.value, TriageLevel.urgent.value}
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def new_state(lang: str = "") -> dict[str, Any]:
+    # "turn": the id of the turn this page started last (chatbot.interfaces.web.running), for Stop to find it
     return {"sid": uuid.uuid4().hex, "lang": lang, "history": [], "turns": [], "meta": [], "escalation": "",
-            "escalation_level": ""}
+            "escalation_level": "", "turn": ""}
 
 
 def _messages(value: Any, text_key: str) -> list[dict[str, Any]]:
@@ -40,9 +42,9 @@ def clean_state(value: Any) -> dict[str, Any]:
     state = new_state()
     if not isinstance(value, dict):
         return state
-    sid = value.get("sid")
-    if isinstance(sid, str) and re.fullmatch(r"[0-9a-f]{32}", sid):
-        state["sid"] = sid
+    for key in ("sid", "turn"):
+        if isinstance(value.get(key), str) and _HEX_ID.fullmatch(value[key]):
+            state[key] = value[key]
     if value.get("lang") in TEXTS:
         state["lang"] = value["lang"]
     state["history"] = _messages(value.get("history"), "content")
