@@ -77,6 +77,7 @@ def server_engine(llm_server, tmp_path_factory):
         ingest={"paths": [str(corpus)]},
         llm={"backend": "openai", "base_url": llm_server[0], "model": "smollm2", "max_tokens": 48, "n_ctx": 2048},
         triage={"calibrated_for": "smollm2"},  # so the calibrated path (logprobs at the level token) runs
+        generation={"citation_check": False},  # the 135M model cannot cite; this tests the serving path
     )
     engine = Engine(settings, store=ChunkStore(FakeEmbedder(), "knowledge", settings.chroma_dir))
     engine.ensure_index(progress=False)

@@ -59,7 +59,8 @@ class _StubLlama:
 
 def _llm_with_stub():
     llm = LlamaCppLLM.__new__(LlamaCppLLM)
-    llm._llama, llm._option_tokens, llm._lock = _StubLlama(), {}, threading.RLock()
+    llm._llama, llm._option_tokens = _StubLlama(), {}
+    llm._lock, llm._load_lock = threading.Lock(), threading.Lock()
     return llm
 
 

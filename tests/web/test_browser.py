@@ -373,7 +373,9 @@ def test_stop_keeps_the_partial_answer_and_the_escalation_and_the_page_goes_on(s
     stopped = last.inner_text()
     time.sleep(8 * FAKE_DELAY_S)  # a running answer would have grown by several words meanwhile
     assert last.inner_text() == stopped and "▍" not in stopped  # it stopped growing
-    assert "Based" in stopped and "if it gets worse" not in stopped.split("Based", 1)[1]  # cut short
+    partial = stopped.split("⏹", 1)[0].rstrip().rsplit("\n\n", 1)[-1]  # the answer's words before the mark
+    assert partial.strip() and "Things to discuss" not in partial  # the words written so far stay
+    assert "if it gets worse" not in partial  # cut short: the fake answer ends with that sentence
     assert "Stopped" in stopped and last.locator(".phc-badge.phc-emergency").count() == 1
     banner = page.locator("#emergency-banner .phc-banner")
     assert "EMERGENCY" in banner.inner_text()  # Stop never takes an escalation away
