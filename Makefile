@@ -1,6 +1,6 @@
 # make setup  -> ./setup.sh (fresh machine: ~15 min, mostly compiling llama.cpp)
 # make chat   -> terminal chat on the bundled model and knowledge
-# make test   -> everything CI runs: setup if needed, knowledge check, ruff, unit + integration + browser tests
+# make test   -> everything CI runs: setup and test tools if needed, knowledge check, ruff, unit + integration + browser tests
 # make lock   -> regenerate the hash-pinned locks setup installs from, after editing requirements*.txt
 # make sbom   -> rewrite .venv/sbom.cdx.json (CycloneDX) for the venv as it is now (setup writes it too)
 # make audit  -> known-vulnerability check of the locks (needs api.osv.dev: not reachable here, so not in CI)
@@ -11,12 +11,16 @@ LOCK_FIND_LINKS ?= $(wildcard /opt/wheels)
 COMPILE := .venv/bin/uv pip compile --quiet --python $(PY) --generate-hashes --custom-compile-command "make lock" \
 	$(if $(LOCK_FIND_LINKS),--find-links $(LOCK_FIND_LINKS))
 
-.PHONY: setup chat serve test test-fast lint check bench eval lock sbom audit
+.PHONY: setup test-tools chat serve test test-fast lint check bench eval lock sbom audit
 
 .venv/.setup-done: setup.sh $(LOCKS) pyproject.toml
 	./setup.sh --with-browser
 
 setup: .venv/.setup-done
+
+# Checked on every `make test`: a machine set up with plain ./setup.sh gets the browser and strace here.
+test-tools:
+	scripts/test-tools.sh
 
 chat: setup
 	$(PY) -m chatbot
@@ -33,7 +37,7 @@ check: setup
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not browser"
 
-test: setup check lint
+test: setup test-tools check lint
 	$(PY) -m pytest -q -m "not slow and not browser" --timeout 600
 	$(PY) -m pytest -q -m "slow or browser" --timeout 1200
 

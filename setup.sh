@@ -53,12 +53,8 @@ step "assemble and verify the default chat model"
 .venv/bin/python -m chatbot models
 
 if [ "$WITH_BROWSER" = 1 ]; then
-  step "Debian test tools: chromium and a CJK font (browser tests), strace (whole-process egress test)"
-  if ! command -v chromium >/dev/null 2>&1 || ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1 \
-      || ! command -v strace >/dev/null 2>&1; then
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei strace >/dev/null
-  fi
+  step "Debian test tools (scripts/test-tools.sh)"
+  scripts/test-tools.sh
 fi
 
 touch .venv/.setup-done
