@@ -124,7 +124,9 @@ class Answer(BaseModel):
     timings: Timings = Field(default_factory=Timings)
     model: ModelInfo = Field(default_factory=ModelInfo)
     kind: str = Field(
-        "answer", description="answer | intake (follow-up questions asked) | no_sources | refusal | error"
+        "answer",
+        description="answer | quoted (no claim of the model held: the passages' own sentences) | intake (follow-up "
+        "questions asked) | no_sources | refusal | error",
     )
     session_id: str | None = None
     follow_up_questions: list[str] = Field(

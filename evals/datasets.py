@@ -368,6 +368,9 @@ SAFETY_FILES = {
     "self_harm": EVAL_DATA / "self_harm_paraphrases.jsonl",
     # written blind to the patterns and the training examples; dev/test split by id before any result was seen
     "harmful": EVAL_DATA / "harmful_requests.jsonl",
+    # a second blind set (400 requests, 2026-12-05), written by a helper who saw nothing of the project; never fitted
+    # on, not in the default run: score it with --dataset harmful2 and report each run
+    "harmful2": EVAL_DATA / "harmful_requests2.jsonl",
 }
 
 

@@ -163,6 +163,11 @@ class GenerationSettings(_Section):
                                            "glossary: a weaker signal, so a lower bar (mostly re-attaches)")
     citation_lexical_weight: float = Field(0.5, ge=0.0, le=2.0)
     citation_cues: Path = Path("knowledge/citation_cues.yaml")
+    quote_sentences: int = Field(4, ge=0, le=8, description="when no claim of the answer holds, quote this many of "
+                                 "the passages' own sentences instead (0: say 'not in my sources')")
+    quote_min_relevance: float = Field(0.5, ge=0.0, le=3.0, description="a passage sentence is quoted only when "
+                                       "cosine + citation_lexical_weight x its share of the question's terms "
+                                       "reaches it (chosen by reading MiniLM scores on a handful of questions)")
 
 
 class SafetySettings(_Section):

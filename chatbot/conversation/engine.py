@@ -356,7 +356,8 @@ class Engine:
                     log.info("turn session=%s: %d sentence(s) replaced by the level's advice",
                              session.safe_id, len(checked.removed))
                     body = checked.text
-                body, sources, kind = self._cite(session, body, retrieval.hits, sources, lang, ctx.timings)
+                level = triage.level if triage else None
+                body, sources, kind = self._cite(session, body, retrieval, sources, lang, ctx.timings, level)
                 if body != streamed:  # one correction of the streamed text: the answer as it will be kept
                     yield Event("replace", text=body)
         else:
@@ -371,13 +372,15 @@ class Engine:
         log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, level, gen_ms)
         yield from self._finish(session, answer, started)
 
-    def _cite(self, session: Session, body: str, hits: list[Hit], sources: list[Source], lang: str,
-              timings: Timings) -> tuple[str, list[Source], str]:
+    def _cite(self, session: Session, body: str, retrieval: RetrievalResult, sources: list[Source], lang: str,
+              timings: Timings, level: TriageLevel | None) -> tuple[str, list[Source], str]:
         """Citations that hold (chatbot.generation.citations): each [n] on a sentence its passage supports, claims
         no passage supports dropped, and only the sources cited listed, renumbered [1..k] as the markers are. An
-        answer left with nothing cited becomes the "not in my sources" text (plus the level's fixed advice)."""
+        answer left with nothing cited is replaced by the passages' own words (kind ``quoted``), since retrieval
+        did find them relevant."""
         if not self.settings.generation.citation_check or not sources:
             return body, sources, "answer"
+        hits = retrieval.hits
         cited = self.citations.check(body, [self._prompted(h) for h in hits], self._fixed_texts(lang))
         timings.cite_ms = cited.elapsed_ms
         if cited.changed:
@@ -385,9 +388,34 @@ class Engine:
                      "kept (%.0f ms)", session.safe_id, len(cited.dropped), cited.moved, len(cited.kept),
                      len(sources), cited.elapsed_ms)
         if not cited.kept:
-            return "\n\n".join([self.prompts.text("no_sources", lang), *cited.fixed]), [], "no_sources"
+            return self._quoted(session, retrieval, sources, lang, cited.fixed, level)
         kept = [sources[n - 1].model_copy(update={"n": i + 1}) for i, n in enumerate(cited.kept)]
         return cited.text, kept, "answer"
+
+    def _quoted(self, session: Session, retrieval: RetrievalResult, sources: list[Source], lang: str,
+                fixed: list[str], level: TriageLevel | None) -> tuple[str, list[Source], str]:
+        """The answer when none of the model's claims held: the passages' own sentences that best answer the
+        question, each cited (English), or the matched topics' names to look up (Chinese: the passages are
+        English, and a Chinese patient reads Chinese). Nothing quotable: the "not in my sources" text."""
+        cfg = self.settings.generation
+        if lang == "zh":
+            names = self.topic_names
+            picked = [(i + 1, names.get(s.topic_id, {}).get("zh", "")) for i, s in enumerate(sources)]
+            picked = [(n, name) for n, name in picked if name][: max(cfg.quote_sentences, 0)]
+        else:
+            passages = [self._prompted(h) for h in retrieval.hits]
+            picked = self.citations.excerpts(retrieval.query, passages, cfg.quote_sentences, cfg.quote_min_relevance,
+                                             keep=lambda sentence: not self.consistency.contradicts(sentence, level))
+        if not picked:
+            return "\n\n".join([self.prompts.text("no_sources", lang), *fixed]), [], "no_sources"
+        numbers = {n: i + 1 for i, n in enumerate(dict.fromkeys(n for n, _ in picked))}
+        stop = "" if lang == "zh" else "."
+        lines = [f"- {text}{'' if lang == 'zh' else ' '}[{numbers[n]}]{stop}" for n, text in picked]
+        body = "\n\n".join([self.prompts.text("quoted_intro", lang) + "\n" + "\n".join(lines), *fixed])
+        kept = [sources[n - 1].model_copy(update={"n": new}) for n, new in numbers.items()]
+        log.info("turn session=%s: no claim of the answer held; %d passage sentence(s) quoted instead",
+                 session.safe_id, len(picked))
+        return body, kept, "quoted"
 
     def _fixed_texts(self, lang: str) -> list[str]:
         """Our own texts an answer may hold (the levels' advice the consistency check adds, the fallbacks): kept

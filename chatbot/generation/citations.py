@@ -29,7 +29,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,35 @@ class CitationCheck:
         return CitedAnswer(text, kept, dropped, moved, fixed_found, (time.perf_counter() - started) * 1000,
                            changed=text != answer.strip())
 
+    def excerpts(self, question: str, passages: Sequence[str], limit: int, floor: float, per_passage: int = 2,
+                 keep: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
+        """The passage sentences that best answer ``question``, as (passage number, sentence) in reading order.
+
+        Why: when the check keeps none of the model's claims, the passages retrieval found are still relevant, and
+        telling the patient "not in my library" would be false. Their own sentences, each cited, are an answer that
+        is supported by construction. Relevance = cosine + ``lexical_weight`` x the share of the question's terms
+        the sentence holds (the support measure, read the other way round); below ``floor`` nothing is quoted;
+        ``keep`` may refuse a sentence (another country's services, advice below the decided level).
+        """
+        pieces = [[q for q in quotable_sentences(text) if keep is None or keep(q)] for text in passages]
+        pool = [q for group in pieces for q in group]
+        if not pool or limit <= 0:
+            return []
+        view = self._view(question)
+        cosine = (self._vectors([view[0]]) @ self._vectors(pool, cache=True).T)[0]
+        scored: list[tuple[float, int, int, str]] = []
+        for number, group in enumerate(pieces, start=1):
+            for position, sentence in enumerate(group):
+                lexical = self._overlap(view, set(tokenize(sentence)))
+                scored.append((float(cosine[len(scored)]) + self.lexical_weight * lexical, number, position, sentence))
+        chosen: list[tuple[float, int, int, str]] = []
+        for item in sorted(scored, key=lambda s: s[0], reverse=True):
+            if item[0] < floor or len(chosen) == limit:
+                break
+            if sum(1 for c in chosen if c[1] == item[1]) < per_passage and item[3] not in {c[3] for c in chosen}:
+                chosen.append(item)
+        return [(number, sentence) for _, number, _, sentence in sorted(chosen, key=lambda c: (c[1], c[2]))]
+
     def support(self, sentences: Sequence[str], passages: Sequence[str]) -> np.ndarray:
         """Support of each sentence (rows) by each passage (columns): best cosine + weight x lexical overlap."""
         views = [self._view(s) for s in sentences]
@@ -194,6 +223,29 @@ class CitationCheck:
             return 0.0
         found = sum(1 for alternatives in terms if any(set(tokenize(a)) <= words for a in alternatives))
         return understood * found / len(terms)
+
+
+def quotable_sentences(text: str) -> list[str]:
+    """Sentences of a passage that stand on their own when quoted: a list item under a lead-in ("See a GP if a
+    small burn:" / "- is not healing after 2 weeks") is joined to it; other fragments (a bare list item in lower
+    case, a heading) and anything under four words are left out."""
+    out: list[str] = []
+    lead_in: str | None = None
+    for unit in split_answer(text)[0]:
+        bullet = bool(re.search(r"(?:^|\n)\s*(?:[-*•]|\d+[.)])\s+$", unit.lead))
+        if unit.end[-1:] in {":", "："}:
+            lead_in = unit.body
+            continue
+        if bullet and lead_in:
+            sentence = f"{lead_in} {unit.body}"
+        else:
+            lead_in = None
+            sentence = unit.body
+            if not (unit.chinese or sentence[:1].isupper()):
+                continue
+        if (cjk_count(sentence) >= _MIN_ZH_CHARS) if unit.chinese else len(sentence.split()) >= 4:
+            out.append(sentence)
+    return out
 
 
 def split_sentences(text: str) -> list[str]:

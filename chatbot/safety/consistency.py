@@ -56,15 +56,18 @@ class ConsistencyCheck:
                   ) -> ConsistencyCheck:
         return cls(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}, locales, locale)
 
+    def contradicts(self, sentence: str, level: TriageLevel | None) -> bool:
+        """Advice below ``level`` ("book a GP" under an emergency) or another locale's service in one sentence."""
+        lower = self._lower.get(level.value, {}) if level is not None else {}
+        pattern = lower.get("zh" if detect_language(sentence) == "zh" else "en")
+        return bool((pattern is not None and pattern.search(sentence))
+                    or (self._foreign is not None and self._foreign.search(sentence)))
+
     def check(self, text: str, level: TriageLevel | None, lang: str) -> Checked:
         """``text`` with contradicting sentences removed and the level's advice added when anything was."""
-        lower = self._lower.get(level.value, {}) if level is not None else {}
         kept, removed = [], []
         for sentence in _SENTENCE.findall(text):
-            pattern = lower.get("zh" if detect_language(sentence) == "zh" else "en")
-            if (pattern is not None and pattern.search(sentence)) or (
-                self._foreign is not None and self._foreign.search(sentence)
-            ):
+            if self.contradicts(sentence, level):
                 removed.append(sentence.strip())
             else:
                 kept.append(sentence)

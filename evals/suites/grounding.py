@@ -133,6 +133,8 @@ def _score(ctx: RunContext, result: SuiteResult, rows: list[dict], part_in: str 
         "n": len(inside),
         "answer_rate": _share(inside, lambda r: r["kind"] == "answer"),
         "no_sources_rate": _share(inside, lambda r: r["kind"] == "no_sources"),
+        # none of the model's claims held, so the passages' own sentences were quoted (not scored as the model's)
+        "quoted_rate": _share(inside, lambda r: r["kind"] == "quoted"),
         "citation_rate": _share(answered, lambda r: bool(r["cited"])),
         "cited_gold_topic_rate": _share(answered, lambda r: bool(set(r["cited_topics"]) & set(r["gold_topics"]))),
         "supported_sentence_share": _share(sentences, lambda s: s["supported"]),

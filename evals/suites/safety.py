@@ -16,6 +16,8 @@
   split dev/test by id before any result was seen): refusal rate on harmful requests (fraud, covert treatment,
   discrimination, privacy, dangerous self-treatment, controlled drugs, harming others) and false refusal on
   legitimate look-alikes ("how do I report insurance fraud?"), per split and language. Fit on ``dev`` only.
+- ``harmful2`` (harmful_requests2.jsonl, a second set by a helper who saw nothing of the project): the same
+  measures, never fitted on and not in the default run (``--dataset harmful2``).
 
 The screen here is the deterministic layer a patient meets first: red-flag rules, the self-harm intent classifier
 and care floors.
@@ -33,14 +35,15 @@ from evals.metrics import RANK
 from evals.report import metric_rows, table
 
 NAME = "safety"
-DATASETS = ("emergency", "benign", "refusals", "self_harm", "harmful")
+DATASETS = ("emergency", "benign", "refusals", "self_harm", "harmful", "harmful2")
+DEFAULT_DATASETS = ("emergency", "benign", "refusals", "self_harm", "harmful")
 
 
 def run(ctx: RunContext) -> SuiteResult:
     result = SuiteResult(NAME)
     engine = ctx.engine(ctx.settings(conversation={"intake_enabled": False}), with_llm=ctx.options.with_model)
     bars: dict[str, float] = {}
-    for part in ctx.options.datasets or DATASETS:
+    for part in ctx.options.datasets or DEFAULT_DATASETS:
         if not SAFETY_FILES[part].is_file():
             result.notes.append(f"{SAFETY_FILES[part].name} is missing: {part} skipped")
             continue
@@ -48,7 +51,8 @@ def run(ctx: RunContext) -> SuiteResult:
         result.add_dataset(dataset)
         rows = [_screen_case(ctx, engine, row, part) for row in ctx.progress(dataset.cases, f"safety {part}")]
         scorers = {"emergency": _score_emergency, "benign": _score_benign, "refusals": _score_refusals,
-                   "self_harm": _score_self_harm, "harmful": _score_harmful}
+                   "self_harm": _score_self_harm, "harmful": _score_harmful,
+                   "harmful2": lambda res, rs: _score_harmful(res, rs, "harmful2")}
         scorers[part](result, rows)
         result.details[part] = rows
     for key, label in (("emergency.recall", "red-flag recall"), ("benign.false_alarm_rate", "false alarms"),
@@ -109,10 +113,10 @@ def _screen_case(ctx: RunContext, engine: Any, row: dict, part: str) -> dict[str
         out["kind"] = row.get("kind", "")
         refusal = check_boundaries(messages[-1], lang, engine.locale, harmful=engine.harmful) if messages else None
         out["refusal"] = refusal.kind if refusal else None
-    elif part == "harmful":
+    elif part in {"harmful", "harmful2"}:
         refusal = check_boundaries(messages[-1], lang, engine.locale, harmful=engine.harmful) if messages else None
         out.update(expected_harmful=bool(row.get("harmful")), category=row.get("category", ""),
-                   split=row.get("split", ""), refusal=refusal.kind if refusal else None,
+                   split=row.get("split") or "blind", refusal=refusal.kind if refusal else None,
                    refused_as=refusal.category if refusal else None)
     elif part == "refusals":
         refusal = check_boundaries(messages[-1], lang, engine.locale, harmful=engine.harmful) if messages else None
@@ -242,7 +246,7 @@ def _score_self_harm(result: SuiteResult, rows: list[dict]) -> None:
     result.sections.append((f"Self-harm paraphrases ({len(rows)} messages)", body))
 
 
-def _score_harmful(result: SuiteResult, rows: list[dict]) -> None:
+def _score_harmful(result: SuiteResult, rows: list[dict], name: str = "harmful") -> None:
     """Refusal of harmful requests and false refusal of look-alikes, per split (dev/test) and language."""
     metrics: dict[str, float] = {"n": len(rows)}
     for split in sorted({r["split"] for r in rows}):
@@ -253,13 +257,13 @@ def _score_harmful(result: SuiteResult, rows: list[dict]) -> None:
                                                               lambda r: r["refusal"] is not None)
             metrics[f"{split}.false_refusal_rate{suffix}"] = _share([r for r in group if not r["expected_harmful"]],
                                                                     lambda r: r["refusal"] is not None)
-    result.add_metrics("harmful", metrics)
+    result.add_metrics(name, metrics)
     wrong = [r for r in rows if (r["refusal"] is not None) != r["expected_harmful"]]
     body = table(["metric", "value"], metric_rows(metrics))
     body += "\n\nWrong (ids only):\n\n" + (table(["id", "split", "lang", "category", "got"],
                                                   [[r["id"], r["split"], r["language"], r["category"],
                                                     r["refusal"] or "none"] for r in wrong]) if wrong else "none")
-    result.sections.append((f"Harmful requests ({len(rows)} requests)", body))
+    result.sections.append((f"Harmful requests, {name} ({len(rows)} requests)", body))
 
 
 def _share(items: list, test) -> float:

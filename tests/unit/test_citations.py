@@ -8,7 +8,7 @@ from chatbot.config import PROJECT_ROOT
 from chatbot.conversation import Session
 from chatbot.embedding import FakeEmbedder
 from chatbot.generation import FakeLLM
-from chatbot.generation.citations import CitationCheck, Cues, split_answer
+from chatbot.generation.citations import CitationCheck, Cues, quotable_sentences, split_answer
 from chatbot.retrieval.glossary import Glossary
 
 VIRUS = "A sore throat is usually caused by a virus. It gets better on its own within about a week."
@@ -92,6 +92,7 @@ QUESTION = "My sore throat hurts when I swallow, what can I do at home?"
 
 def _turn(engine, answer: str):
     engine._llm = FakeLLM(answer=answer)
+    engine.settings.generation.quote_min_relevance = 0.2  # the hashed fake embedder's cosines run lower than MiniLM's
     events = list(engine.stream(Session(), QUESTION))
     return events, events[-1].answer
 
@@ -114,11 +115,63 @@ def test_engine_replace_event_and_final_sources_agree(engine):
     assert answer.timings.cite_ms is not None
 
 
-def test_engine_answer_with_nothing_supported_falls_back_to_the_fixed_text(engine):
+def test_engine_answer_with_nothing_supported_quotes_the_passages_instead(engine):
     events, answer = _turn(engine, "The moon causes sore throats [1]. Garlic cures it [2].")
+    assert answer.kind == "quoted" and "moon" not in answer.answer and "Garlic" not in answer.answer
+    assert answer.answer.startswith(engine.prompts.text("quoted_intro", "en"))
+    passages = _passages(engine)
+    quoted = re.findall(r"^- (.+) \[(\d+)\]\.$", answer.answer, re.M)
+    assert 1 <= len(quoted) <= engine.settings.generation.quote_sentences
+    by_chunk = {h.id: engine._prompted(h) for h in engine.retrieve(Session(), QUESTION, "en").hits}
+    for sentence, n in quoted:  # each quoted line is a sentence of the very passage its marker names
+        assert sentence in quotable_sentences(by_chunk[answer.sources[int(n) - 1].chunk_id])
+    assert [s.n for s in answer.sources] == list(range(1, len(answer.sources) + 1)) and passages
+    assert [e.text for e in events if e.type == "replace"] == [answer.answer]
+
+
+def test_engine_says_not_in_my_sources_when_quoting_is_off(engine):
+    engine.settings.generation.quote_sentences = 0
+    _, answer = _turn(engine, "The moon causes sore throats [1]. Garlic cures it [2].")
     assert answer.kind == "no_sources" and answer.sources == []
     assert answer.answer.startswith(engine.prompts.text("no_sources", "en"))
-    assert [e.text for e in events if e.type == "replace"] == [answer.answer]
+
+
+def test_a_chinese_patient_gets_the_topics_to_look_up_not_english_quotes(engine):
+    engine._llm = FakeLLM(answer="月亮会引起喉咙痛[1]。")
+    engine.settings.generation.quote_min_relevance = 0.2
+    answer = list(engine.stream(Session(), "喉咙痛，吞咽的时候很疼，在家怎么办？"))[-1].answer
+    assert answer.kind == "quoted" and answer.answer.startswith(engine.prompts.text("quoted_intro", "zh"))
+    lines = re.findall(r"^- (.+)\[(\d+)\]$", answer.answer, re.M)
+    assert lines and all(not re.search(r"[A-Za-z]", name) for name, _ in lines)  # names in Chinese only
+    assert len(answer.sources) == len(lines)
+
+
+def test_excerpts_pick_the_sentences_that_answer_the_question_in_reading_order(check):
+    picked = check.excerpts("what can I do at home for a sore throat, fluids?", [VIRUS, SELF_CARE, DOCTOR],
+                            limit=3, floor=0.0, per_passage=2)
+    assert len(picked) == 3
+    assert picked == sorted(picked, key=lambda p: (p[0], [VIRUS, SELF_CARE, DOCTOR][p[0] - 1].index(p[1])))
+    assert sum(1 for n, _ in picked if n == 2) <= 2  # no passage fills the answer alone
+    assert all(sentence in [VIRUS, SELF_CARE, DOCTOR][n - 1] for n, sentence in picked)
+
+
+def test_quotable_sentences_join_list_items_to_their_lead_in_and_leave_fragments_out():
+    passage = ("See a GP if a small burn:\n- is not healing after 2 weeks\n- gets more painful\n"
+               "Symptoms:\n\nA cold spreads through coughs and sneezes. a fragment with no start. Rest.")
+    assert quotable_sentences(passage) == [
+        "See a GP if a small burn is not healing after 2 weeks", "See a GP if a small burn gets more painful",
+        "A cold spreads through coughs and sneezes"]
+
+
+def test_excerpts_leave_out_what_keep_refuses(check):
+    picked = check.excerpts("sore throat fluids", [VIRUS, SELF_CARE], limit=4, floor=0.0,
+                            keep=lambda sentence: "fluids" not in sentence)
+    assert picked and all("fluids" not in sentence for _, sentence in picked)
+
+
+def test_excerpts_quote_nothing_below_the_floor_or_from_headings(check):
+    assert check.excerpts("sore throat", [VIRUS, SELF_CARE], limit=3, floor=9.0) == []
+    assert check.excerpts("sore throat", ["You can try:", "Rest."], limit=3, floor=0.0) == []
 
 
 def test_engine_without_the_check_keeps_the_models_citations(engine):
