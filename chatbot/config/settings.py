@@ -181,9 +181,13 @@ class SafetySettings(_Section):
     crisis_threshold: float = Field(0.55, gt=0, lt=1, description="P(crisis) from the classifier that escalates")
     harmful_examples: Path = Path("knowledge/harmful_examples.jsonl")
     harmful_patterns: Path = Path("knowledge/harmful_requests.yaml")
-    harmful_threshold: float = Field(0.75, gt=0, lt=1, description="P(harmful) from the classifier that declines")
+    harmful_threshold: float = Field(0.75, gt=0, lt=1, description="P(harmful) that declines an English request")
     harmful_covert_threshold: float = Field(
-        0.3, gt=0, lt=1, description="the same when the request asks for secrecy ('without her knowing')"
+        0.4, gt=0, lt=1, description="the same when the request asks for secrecy ('without her knowing')"
+    )
+    harmful_threshold_zh: float = Field(0.7, gt=0, lt=1, description="harmful_threshold for Chinese requests")
+    harmful_meaning_weight: float = Field(
+        0.3, ge=0, le=1, description="English: share of P(harmful) from the sentence-vector classifier (0: none)"
     )
 
 

@@ -145,7 +145,8 @@ class Engine:
     def harmful(self) -> HarmfulRequestFilter:
         cfg = self.settings.safety
         return load_filter(str(self.settings.path(cfg.harmful_examples)), str(self.settings.path(cfg.harmful_patterns)),
-                           cfg.harmful_threshold, cfg.harmful_covert_threshold)
+                           cfg.harmful_threshold, cfg.harmful_covert_threshold, cfg.harmful_threshold_zh,
+                           self.embedder, cfg.harmful_meaning_weight, str(self.settings.data_dir / "cache"))
 
     @cached_property
     def consistency(self) -> ConsistencyCheck:
@@ -153,13 +154,18 @@ class Engine:
         return ConsistencyCheck.from_path(self.locales, self.locale, path)
 
     @cached_property
-    def citations(self) -> CitationCheck:
+    def embedder(self) -> Any:
+        """The retrieval embedder, shared by the checks that read meaning (citations, harmful requests)."""
         from chatbot.embedding import make_embedder
 
+        return getattr(self.store, "embedder", None) or self._embedder or make_embedder(self.settings)
+
+    @cached_property
+    def citations(self) -> CitationCheck:
         cfg = self.settings.generation
-        embedder = getattr(self.store, "embedder", None) or self._embedder or make_embedder(self.settings)
-        return CitationCheck(embedder, Cues.from_path(self.settings.path(cfg.citation_cues)), cfg.citation_min_support,
-                             cfg.citation_lexical_weight, self.retriever.glossary, cfg.citation_min_support_zh)
+        return CitationCheck(self.embedder, Cues.from_path(self.settings.path(cfg.citation_cues)),
+                             cfg.citation_min_support, cfg.citation_lexical_weight, self.retriever.glossary,
+                             cfg.citation_min_support_zh)
 
     @cached_property
     def topic_names(self) -> dict[str, dict[str, str]]:

@@ -9,7 +9,9 @@ which complied. Medical ethics gives the categories (``CATEGORIES``); two determ
 - **a small classifier** (TF-IDF over characters and words + multinomial logistic regression, like the self-harm
   classifier) trained on our own labelled examples (``knowledge/harmful_examples.jsonl``: requests of every
   category and legitimate look-alikes such as "how do I report insurance fraud?" or "what should I do if my drink
-  was spiked?"), for the paraphrases no pattern anticipated.
+  was spiked?"), for the paraphrases no pattern anticipated. For English it is averaged with a classifier on the
+  retrieval embedder's sentence vectors (``chatbot.safety.meaning``), which reads requests that share few words
+  with any example; Chinese has its own cut-off (the bundled embedder reads English only).
 
 A refusal never lowers a triage level: the red-flag screen has already run and its level stands in the reply.
 Training takes about a second, once per process, and is deterministic (no pickled model ships).
@@ -27,6 +29,8 @@ from typing import Any
 import yaml
 
 from chatbot.safety.crisis import read_labelled
+from chatbot.safety.language import has_cjk
+from chatbot.safety.meaning import MeaningModel
 from chatbot.safety.text import normalize
 
 _ROOT = Path(__file__).resolve().parents[2]
@@ -119,9 +123,13 @@ class HarmfulRequestFilter:
     """
 
     def __init__(self, texts: Sequence[str], labels: Sequence[str], patterns: PatternTable,
-                 threshold: float, covert_threshold: float) -> None:
+                 threshold: float, covert_threshold: float, threshold_zh: float | None = None,
+                 meaning: MeaningModel | None = None, meaning_weight: float = 0.0) -> None:
         self.threshold = threshold
+        self.threshold_zh = threshold if threshold_zh is None else threshold_zh
         self.covert_threshold = covert_threshold
+        self.meaning = meaning if meaning_weight > 0 else None
+        self.meaning_weight = meaning_weight
         self.patterns = patterns
         norm = [normalize(t) for t in texts]
         self.harm = build_pipeline().fit(norm, [int(label != NONE) for label in labels])
@@ -136,8 +144,11 @@ class HarmfulRequestFilter:
         return None
 
     def probability(self, text: str) -> float:
-        """P(harmful) for one message from the classifier alone."""
-        return float(self.harm.predict_proba([normalize(text)])[0][1])
+        """P(harmful) for one message from the classifiers alone (n-grams; and meaning, for English)."""
+        p = float(self.harm.predict_proba([normalize(text)])[0][1])
+        if self.meaning is None or has_cjk(text):
+            return p
+        return (1 - self.meaning_weight) * p + self.meaning_weight * self.meaning.probability(text)
 
     def verdict(self, text: str) -> HarmfulVerdict | None:
         """Why ``text`` must be declined, or None when it is a legitimate request."""
@@ -152,13 +163,27 @@ class HarmfulRequestFilter:
         if protective:
             return None
         p = self.probability(text)
-        if p < (self.covert_threshold if covert else self.threshold):
+        if p < (self.covert_threshold if covert else self.threshold_zh if has_cjk(text) else self.threshold):
             return None
         return HarmfulVerdict(str(self.kind.predict([norm])[0]), "classifier", round(p, 4))
 
 
 @lru_cache(maxsize=4)
-def load_filter(examples: str, patterns: str, threshold: float, covert_threshold: float) -> HarmfulRequestFilter:
-    """The filter for an examples and a patterns file, trained once per process."""
+def load_filter(examples: str, patterns: str, threshold: float, covert_threshold: float,
+                threshold_zh: float | None = None, embedder: Any = None, meaning_weight: float = 0.0,
+                cache_dir: str | None = None) -> HarmfulRequestFilter:
+    """The filter for an examples and a patterns file, trained once per process (with ``embedder`` and a
+    ``meaning_weight`` above 0, the English meaning classifier too; its example vectors cached in ``cache_dir``)."""
     texts, labels = read_examples(examples)
-    return HarmfulRequestFilter(texts, labels, read_patterns(patterns), threshold, covert_threshold)
+    meaning = None
+    if embedder is not None and meaning_weight > 0:
+        meaning = english_meaning_model(embedder, texts, labels, Path(cache_dir) if cache_dir else None)
+    return HarmfulRequestFilter(texts, labels, read_patterns(patterns), threshold, covert_threshold, threshold_zh,
+                                meaning, meaning_weight)
+
+
+def english_meaning_model(embedder: Any, texts: Sequence[str], labels: Sequence[str],
+                          cache_dir: Path | None) -> MeaningModel:
+    """Harmful-vs-legitimate on the sentence vectors of the English examples."""
+    english = [(t, int(label != NONE)) for t, label in zip(texts, labels) if not has_cjk(t)]
+    return MeaningModel(embedder, [t for t, _ in english], [y for _, y in english], cache_dir)
