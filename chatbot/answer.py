@@ -59,6 +59,16 @@ class CareFloor(BaseModel):
     quote: str = Field("", description="the patient's own words that stated the fact")
 
 
+class Criterion(BaseModel):
+    """A warning sign from the bundled library that a fired rule recognises: where a reason comes from."""
+
+    topic_id: str
+    title: str = Field(..., description="the topic's title")
+    section: str = Field(..., description="When to call emergency services | When to get help the same day")
+    text: str = Field(..., description="the bullet, as the library words it")
+    rules: list[str] = Field(default_factory=list, description="the fired rules that recognise it")
+
+
 class Triage(BaseModel):
     level: TriageLevel
     decided_by: str = Field(..., description="rules | facts (a care floor) | model | both (model and rules agree)")
@@ -67,6 +77,9 @@ class Triage(BaseModel):
     possible_conditions: list[str] = Field(default_factory=list)
     follow_up_questions: list[str] = Field(default_factory=list)
     care_floors: list[CareFloor] = Field(default_factory=list)
+    criteria: list[Criterion] = Field(
+        default_factory=list, description="the library's own warning signs behind the fired rules (English for now)"
+    )
     rules_level: TriageLevel | None = Field(None, description="what the red-flag rules alone said (None: no rule)")
     floor_level: TriageLevel | None = Field(None, description="the highest care floor (None: no floor held)")
     model_level: TriageLevel | None = Field(None, description="what the model alone said (None: not run or failed)")

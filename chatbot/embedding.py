@@ -72,6 +72,7 @@ class FakeEmbedder:
 
     name = "fake-hash-256"
     dim = 256
+    semantic = False  # shared words only: classifiers that read meaning (chatbot.safety.meaning) must not use it
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -186,6 +186,9 @@ class SafetySettings(_Section):
         0.4, gt=0, lt=1, description="the same when the request asks for secrecy ('without her knowing')"
     )
     harmful_threshold_zh: float = Field(0.7, gt=0, lt=1, description="harmful_threshold for Chinese requests")
+    harmful_threshold_words_only: float = Field(
+        0.85, gt=0, lt=1, description="English cut-off when no meaning is read (weight 0 or the fake embedder)"
+    )
     harmful_meaning_weight: float = Field(
         0.3, ge=0, le=1, description="English: share of P(harmful) from the sentence-vector classifier (0: none)"
     )

@@ -18,14 +18,16 @@ from functools import cached_property
 from typing import Any
 
 from chatbot import __version__
-from chatbot.answer import Answer, ModelInfo, Source, Timings, Triage, TriageLevel
+from chatbot.answer import Answer, Criterion, ModelInfo, Source, Timings, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
 from chatbot.conversation.turn import TurnContext
 from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
 from chatbot.generation.citations import CitationCheck, Cues
+from chatbot.knowledge.criteria import CriteriaIndex, load_index, rulebook_files
 from chatbot.knowledge.topic_names import conditions_for, load_topic_names
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
+from chatbot.retrieval.tokenize import tokenize
 from chatbot.safety import (
     LEVEL_TRIGGER,
     LEVELS,
@@ -133,6 +135,13 @@ class Engine:
         return RedFlagScreen(load_rulebook(self.settings.path(self.settings.safety.rulebook)))
 
     @cached_property
+    def criteria(self) -> CriteriaIndex:
+        """Which of the library's warning signs each rule recognises (probed once, cached in data_dir/cache)."""
+        rulebook, knowledge = self.settings.path(self.settings.safety.rulebook), self.settings.knowledge_dir
+        return load_index(knowledge / "topics", rulebook_files(rulebook), self.red_flags,
+                          knowledge / "warning_signs_exempt.yaml", self.settings.data_dir / "cache")
+
+    @cached_property
     def floors(self) -> CareFloors:
         return CareFloors.from_path(self.settings.path(self.settings.safety.care_floors))
 
@@ -144,9 +153,19 @@ class Engine:
     @cached_property
     def harmful(self) -> HarmfulRequestFilter:
         cfg = self.settings.safety
+        weight = self._meaning_weight(cfg.harmful_meaning_weight)
+        threshold = cfg.harmful_threshold if weight > 0 else cfg.harmful_threshold_words_only
         return load_filter(str(self.settings.path(cfg.harmful_examples)), str(self.settings.path(cfg.harmful_patterns)),
-                           cfg.harmful_threshold, cfg.harmful_covert_threshold, cfg.harmful_threshold_zh,
-                           self.embedder, cfg.harmful_meaning_weight, str(self.settings.data_dir / "cache"))
+                           threshold, cfg.harmful_covert_threshold, cfg.harmful_threshold_zh,
+                           *((self.embedder, weight, str(self.settings.data_dir / "cache")) if weight > 0 else ()))
+
+    def _meaning_weight(self, weight: float) -> float:
+        """The meaning classifier's share, or 0 with an embedder that reads shared words only (the fake)."""
+        if weight > 0 and not getattr(self.embedder, "semantic", True):
+            log.info("embedder %s reads no meaning: the harmful-request filter uses its n-grams only",
+                     getattr(self.embedder, "name", "?"))
+            return 0.0
+        return weight
 
     @cached_property
     def consistency(self) -> ConsistencyCheck:
@@ -444,10 +463,30 @@ class Engine:
         model = None
         if screen.level != TriageLevel.emergency:
             model = self._model_triage(messages, sources)
-        triage = _combine(screen, floors, model, lang)
+        return self._explained(_combine(screen, floors, model, lang), sources, ctx)
+
+    def _explained(self, triage: Triage, sources: list[Source], ctx: TurnContext) -> Triage:
+        """What the patient reads beside the level, composed from evidence (the full turn and triage_only alike):
+        the matched topics' names as conditions to discuss, the library's own warning signs as reasons."""
         if not triage.possible_conditions:  # the matched topics' names, not the model's free text
-            triage.possible_conditions = conditions_for([s.topic_id for s in sources], self.topic_names, lang)
+            triage.possible_conditions = conditions_for([s.topic_id for s in sources], self.topic_names, ctx.lang)
+        self._add_criteria(triage, sources, ctx)
         return triage
+
+    def _add_criteria(self, triage: Triage, sources: list[Source], ctx: TurnContext) -> None:
+        """The library's own warning signs behind the fired rules, from the topics of this turn's evidence, as
+        reasons right after the rules' ("Abdominal pain → When to get help the same day: pain that started …").
+        English only: the bullets have no reviewed Chinese versions yet, and a Chinese patient reads Chinese."""
+        template = texts_for("criterion_reason").get(ctx.lang)
+        if not template or not triage.red_flags:
+            return
+        topics = list(dict.fromkeys(s.topic_id for s in sources if s.topic_id))
+        found = self.criteria.for_rules([h.id for h in triage.red_flags], topics, set(tokenize(ctx.text)))
+        triage.criteria = [Criterion(topic_id=c.topic_id, title=c.title, section=c.section, text=c.text,
+                                     rules=list(c.rules)) for c in found]
+        reasons = [template.format(title=c.title, section=c.section, sign=c.text) for c in found]
+        at = len(triage.red_flags)  # the rules' reasons come first, one per fired rule
+        triage.reasons[at:at] = [r for r in reasons if r not in triage.reasons]
 
     def _with_decision(self, messages: list[dict[str, str]], triage: Triage) -> list[dict[str, str]]:
         """The answer's prompt with the decided level and its reasons, so the advice cannot contradict the badge.
@@ -566,7 +605,7 @@ class Engine:
             model = None
             if run_model:
                 model = self._model_triage(self._messages(session, text, ctx.lang, retrieval.hits), sources)
-            triage = _combine(ctx.screen, ctx.floors, model, ctx.lang)
+            triage = self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), sources, ctx)
             ctx.timings.total_ms = (time.perf_counter() - ctx.started) * 1000
             answer = Answer(answer="; ".join(triage.reasons), triage=triage, sources=sources, kind="triage",
                             **ctx.answer_fields(session.id, self.model_info()))

@@ -13,14 +13,15 @@ patient writes is cached: only our own examples.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from chatbot.cachefile import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,7 @@ def example_vectors(embedder: Any, texts: Sequence[str], cache_dir: Path | None)
             log.warning("example vectors cache %s unreadable (%s): recomputing", path.name, exc)
     vectors = np.asarray(embedder.embed(list(texts)), dtype=np.float32)
     if path is not None:
-        _save(path, vectors)
+        buffer = io.BytesIO()
+        np.save(buffer, vectors)
+        write_atomic(path, buffer.getvalue())
     return vectors
-
-
-def _save(path: Path, vectors: np.ndarray) -> None:
-    """Write atomically (a killed process leaves no half file); a read-only data folder only costs the cache."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as handle:
-            np.save(handle, vectors)
-        os.replace(tmp, path)
-    except OSError as exc:
-        log.warning("cannot cache example vectors in %s: %s", path.parent, exc)

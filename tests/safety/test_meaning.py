@@ -65,3 +65,8 @@ def test_the_meaning_share_applies_to_english_only_and_chinese_has_its_own_cut_o
         assert base.verdict(chinese) is not None and base.verdict(english) is None  # each language its own bar
     finally:
         base.meaning, base.meaning_weight, base.threshold, base.threshold_zh = None, 0.0, 0.75, 0.7
+
+
+def test_an_engine_on_the_fake_embedder_leaves_the_meaning_classifier_out(engine):
+    assert engine.settings.safety.harmful_meaning_weight > 0
+    assert FakeEmbedder.semantic is False and engine.harmful.meaning is None  # hashed words carry no meaning

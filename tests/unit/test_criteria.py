@@ -1,0 +1,117 @@
+"""Reasons traced to the library (chatbot.knowledge.criteria): which warning-sign bullets each rule recognises,
+and how a turn shows them."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+
+from chatbot.config import PROJECT_ROOT
+from chatbot.conversation import Session
+from chatbot.knowledge import criteria as criteria_module
+from chatbot.knowledge.criteria import CriteriaIndex, Criterion, build_index, load_index, rulebook_files
+from chatbot.safety.rulebook import load_rulebook
+from chatbot.safety.screen import RedFlagScreen
+
+KNOWLEDGE = PROJECT_ROOT / "knowledge"
+RULEBOOK = KNOWLEDGE / "red_flags.yaml"
+EXEMPT = KNOWLEDGE / "warning_signs_exempt.yaml"
+
+
+@pytest.fixture(scope="module")
+def screen() -> RedFlagScreen:
+    return RedFlagScreen(load_rulebook(RULEBOOK))
+
+
+@pytest.fixture
+def topics(tmp_path):
+    folder = tmp_path / "topics"
+    folder.mkdir()
+    for name in ("appendicitis.md", "heart-attack.md", "sore-throat.md"):
+        shutil.copy(KNOWLEDGE / "topics" / name, folder / name)
+    return folder
+
+
+def test_every_criterion_is_a_warning_sign_bullet_that_its_rules_recognise(screen, topics):
+    index = build_index(topics, screen, EXEMPT)
+    assert index.criteria and {c.topic_id for c in index.criteria} <= {"appendicitis", "heart-attack", "sore-throat"}
+    for c in index.criteria:
+        source = (topics / f"{c.topic_id}.md").read_text(encoding="utf-8")
+        assert re.search(rf"^## {c.section}\n(?:.*\n)*?- {re.escape(c.text)}", source, re.M)  # under its section
+        probes = (c.text, f"{c.title}: {c.text}")  # as the knowledge check probes a bullet
+        fired = {f.id for probe in probes for f in screen.screen([probe]).fired}
+        assert set(c.rules) <= fired
+
+
+def _c(topic: str, text: str, *rules: str) -> Criterion:
+    return Criterion(topic, topic.title(), "When to get help the same day", text, rules)
+
+
+def test_a_rule_gives_the_bullet_of_the_most_relevant_topic_that_shares_most_of_the_patients_words():
+    index = CriteriaIndex([_c("b", "pain in the lower right", "r1"), _c("a", "pain that moved", "r1"),
+                           _c("a", "pain that moved to the lower right belly", "r1"), _c("c", "a rash", "r2")])
+    picked = index.for_rules(["r1", "r2"], ["a", "b"], {"lower", "right", "belly"})
+    assert [c.text for c in picked] == ["pain that moved to the lower right belly"]  # r2's topic is not in evidence
+    assert index.for_rules(["r1"], ["b", "a"]) == [index.criteria[0]]
+    assert len(index.for_rules(["r1", "r1", "r1"], ["a", "b"], limit=2)) == 2
+
+
+def test_the_map_is_cached_by_content_and_rebuilt_when_a_file_changes(screen, topics, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    files = rulebook_files(RULEBOOK)
+    assert RULEBOOK in files and len(files) > 1  # the included files count too
+    first = load_index(topics, files, screen, EXEMPT, cache)
+    assert len(list(cache.glob("criteria-*.json"))) == 1
+    monkeypatch.setattr(criteria_module, "_MEMO", {})
+    monkeypatch.setattr(criteria_module, "build_index", lambda *a: pytest.fail("rebuilt although unchanged"))
+    assert load_index(topics, files, screen, EXEMPT, cache).criteria == first.criteria  # read from the file
+    (topics / "sore-throat.md").unlink()
+    monkeypatch.undo()
+    monkeypatch.setattr(criteria_module, "_MEMO", {})
+    again = load_index(topics, files, screen, EXEMPT, cache)
+    assert "sore-throat" not in {c.topic_id for c in again.criteria} and len(list(cache.glob("*.json"))) == 2
+
+
+def test_an_english_turn_shows_the_librarys_sign_after_the_rules_and_a_chinese_one_no_english(engine):
+    session = Session()
+    triage = engine.ask(session, "I'm 58 and I have crushing chest pain spreading to my left arm").triage
+    assert triage.red_flags and triage.criteria
+    at = len(triage.red_flags)
+    assert triage.reasons[at].startswith(f"{triage.criteria[0].title} → {triage.criteria[0].section}: ")
+    assert set(triage.criteria[0].rules) & {h.id for h in triage.red_flags}
+    zh = engine.ask(Session(), "我58岁，胸口压榨样疼痛，一直放射到左臂").triage
+    assert zh.red_flags and zh.criteria == []
+    assert not any(re.search(r"[A-Za-z]{3,}", r) for r in zh.reasons)
+
+
+def _traceable(reason: str, triage, lang: str) -> bool:
+    """A reason is a fired rule's, a care floor's (quoting the patient), a library criterion or the fixed one."""
+    from chatbot.safety.messages import texts_for
+    from chatbot.safety.triage import _FALLBACK_REASON, _RULE_REASON
+
+    rules = {_RULE_REASON[lang].format(title=h.title or h.id) for h in triage.red_flags}
+    floors = {f.reason for f in triage.care_floors}
+    template = texts_for("criterion_reason").get(lang, "")
+    criteria = {template.format(title=c.title, section=c.section, sign=c.text) for c in triage.criteria}
+    return reason in rules | floors | criteria | {_FALLBACK_REASON[lang]}
+
+
+def test_every_reason_on_the_safety_sets_is_traced_to_a_rule_a_floor_or_the_library(engine):
+    """The automatic traceability check of #11 on 120 real-world messages of both kinds, through triage_only."""
+    import json
+
+    rows = []
+    for name in ("safety_emergency.jsonl", "safety_benign.jsonl"):
+        lines = (PROJECT_ROOT / "evals" / "data" / name).read_text(encoding="utf-8").splitlines()
+        rows += [json.loads(line) for line in lines[::10]]
+    untraced, with_criteria = [], 0
+    for row in rows:
+        text = row.get("messages", [row.get("text", "")])[-1]
+        triage = engine.triage_only(Session(), text).triage
+        lang = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
+        untraced += [(text, r) for r in triage.reasons if not _traceable(r, triage, lang)]
+        with_criteria += bool(triage.criteria)
+    assert len(rows) > 60 and untraced == []
+    assert with_criteria > 0  # the library's signs do show (topics of the mini corpus)
