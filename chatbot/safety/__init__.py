@@ -11,8 +11,8 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "check_boundaries": "boundaries",
-    "sanitize_context": "boundaries",
+    "check_boundaries": "refusals",
+    "sanitize_context": "context_sanitizer",
     "PatientFacts": "facts",
     "extract_facts": "facts",
     "describes_symptoms": "intake",

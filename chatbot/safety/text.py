@@ -18,7 +18,7 @@ import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from chatbot.safety.language import CJK, CJK_CHAR  # CJK stays importable from here (floors, boundaries)
+from chatbot.safety.language import CJK, CJK_CHAR  # CJK stays importable from here (floors)
 
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "`": "'", "\u00b4": "'", "\u02bc": "'", "\u2032": "'"})
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u2060\ufeff]")

@@ -14,9 +14,10 @@ from __future__ import annotations
 import pytest
 
 from chatbot.answer import TriageLevel
-from chatbot.safety.boundaries import check_boundaries, classify
+from chatbot.safety.boundaries import classify
 from chatbot.safety.locales import load_locales
 from chatbot.safety.messages import escalation_message
+from chatbot.safety.refusals import check_boundaries
 from chatbot.safety.screen import RedFlagScreen, default_screen
 from chatbot.safety.text import Scoped
 

@@ -19,9 +19,9 @@ from chatbot.answer import TriageLevel
 from chatbot.conversation import Session
 from chatbot.conversation.engine import InputError, clean_message
 from chatbot.interfaces.http.app import create_api
-from chatbot.safety.boundaries import check_boundaries
 from chatbot.safety.facts import extract_facts
 from chatbot.safety.intake import intake_questions
+from chatbot.safety.refusals import check_boundaries
 from chatbot.safety.screen import default_screen
 
 EMERGENCY = "crushing chest pain spreading to my left arm and I'm sweating"

@@ -9,7 +9,6 @@ import pytest
 
 from chatbot.answer import TriageLevel
 from chatbot.conversation import Session
-from chatbot.safety.boundaries import check_boundaries
 from chatbot.safety.harmful import (
     DEFAULT_EXAMPLES_PATH,
     DEFAULT_PATTERNS_PATH,
@@ -18,6 +17,7 @@ from chatbot.safety.harmful import (
     read_examples,
     read_patterns,
 )
+from chatbot.safety.refusals import check_boundaries
 
 
 @pytest.fixture(scope="module")
