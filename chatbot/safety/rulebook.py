@@ -115,6 +115,10 @@ class Rulebook(Strict):
     include: list[str] = Field(default_factory=list, description="more rulebook files, relative to this one")
     macros: dict[str, str] = Field(default_factory=dict)
     concepts: dict[str, PatternSet] = Field(default_factory=dict)
+    hedges: PatternSet = Field(
+        default_factory=PatternSet,
+        description="guess words ('probably', '估计'): a veto after one in its clause does not hold an emergency back",
+    )
     rules: list[Rule] = Field(..., min_length=1)
 
     def expand(self, pattern: str) -> str:
@@ -179,6 +183,8 @@ def _check_patterns(book: Rulebook) -> list[str]:
     """Macros that are not defined and regular expressions that do not compile."""
     problems: list[str] = []
     sets: list[tuple[str, PatternSet]] = list(book.concepts.items())
+    if book.hedges.patterns():
+        sets.append(("hedges", book.hedges))
     for rule in book.rules:
         sets += [(f"{rule.id} (inline)", a) for a in iter_atoms(rule) if isinstance(a, PatternSet)]
     for name, pset in sets:

@@ -28,17 +28,6 @@ _CHILD_MAX_YEARS = 16.0
 _INFANT_MAX_YEARS = 1.0
 _MATCHED_MAX_CHARS = 80
 _HAS_ALNUM = re.compile(r"[a-z0-9]")
-# A guess is not a fact: "it's probably indigestion", "估计是累的" must not veto an emergency rule the way "my GP
-# said it's reflux" may. A veto match with one of these in its clause, before it, does not count for emergency
-# rules (urgent and routine rules keep every veto: there the cost of a false alarm weighs more).
-_HEDGE = re.compile(
-    r"\b(?:probably|prob|prolly|maybe|perhaps|possibly|likely|i think|i thought|i guess|i reckon|i assume|i hope"
-    r"|hopefully|must be|could be|might be|may be|should be|surely|presumably|guessing|says|said|thinks|reckons"
-    r"|insists|convinced)\b"
-    r"|估计|可能|应该|大概|也许|或许|以为|觉得|说是|说他|说她|怕是|八成|多半|没准"
-)
-
-
 class FiredRule(BaseModel):
     """A rule that fired, with its texts in every language so the escalation can follow the patient's language."""
 
@@ -141,7 +130,7 @@ class _Call:
             for pattern in (compiled.en if latin else None, compiled.zh if cjk else None):
                 for m in pattern.finditer(scoped.text) if pattern is not None else ():
                     lo, _ = scoped.clause_bounds(m.start(), m.end())
-                    if not scoped.is_negated(m.start(), m.end()) and not _HEDGE.search(scoped.text, lo, m.start()):
+                    if not scoped.is_negated(m.start(), m.end()) and not self.screen.hedged(scoped.text, lo, m.start()):
                         return True
         return False
 
@@ -173,6 +162,21 @@ class RedFlagScreen:
             self._none[rule.id] = self._atoms(rule, list(rule.match.none))
         for name in self._sets:  # compile everything now, so no patient's turn pays for it
             self.pattern(name)
+        self._hedge = self._hedges(rulebook.hedges)
+
+    @staticmethod
+    def _hedges(words: PatternSet) -> re.Pattern[str] | None:
+        """The rulebook's guess words as one pattern: English ones whole words, Chinese ones anywhere."""
+        parts = [rf"\b(?:{'|'.join(words.en)})\b"] if words.en else []
+        parts += words.zh
+        return re.compile("|".join(parts)) if parts else None
+
+    def hedged(self, text: str, start: int, end: int) -> bool:
+        """Whether a guess word ("probably", "估计") sits in ``text[start:end]``.
+
+        Why: a guess is not a fact. "It's probably indigestion" must not veto an emergency rule the way "my GP said
+        it's reflux" may; urgent and routine rules keep every veto (there a false alarm weighs more)."""
+        return self._hedge is not None and self._hedge.search(text, start, end) is not None
 
     @classmethod
     def from_path(cls, path: str | Path = DEFAULT_RULEBOOK_PATH) -> RedFlagScreen:

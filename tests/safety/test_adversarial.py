@@ -110,6 +110,20 @@ def test_lay_and_hedged_wordings(screen, text, rule_id):
         assert result.level == TriageLevel.emergency
 
 
+def test_guess_words_are_the_rulebooks_data(screen):
+    """A guessed explanation ("probably a migraine") does not veto an emergency rule, and the guess words are read
+    from the rulebook: with its ``hedges`` emptied, the same veto holds the rule back."""
+    from chatbot.safety.rulebook import PatternSet
+
+    text = "sudden worst headache of my life, probably a migraine"
+    rule = "rf.everyday.sudden_explosive_headache"
+    assert screen.rulebook.hedges.en and screen.rulebook.hedges.zh
+    assert rule in _ids(screen.screen([text]))
+    bare = RedFlagScreen(screen.rulebook.model_copy(update={"hedges": PatternSet()}))
+    assert rule not in _ids(bare.screen([text]))
+    assert rule in _ids(bare.screen(["sudden worst headache of my life"]))
+
+
 @pytest.mark.parametrize("text", [
     "右下边的牙疼",
     "I drink coffee every morning and sometimes feel sick",
