@@ -181,7 +181,7 @@ async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, str]]
 
 
 def on_chat_event(stream: Stream, name: str, data: str) -> None:
-    """``/v1/chat`` events: escalation (text only on the wire), triage (the level), token, answer, error."""
+    """``/v1/chat`` events: escalation (text, level and language), triage (the level), token, answer, error."""
     if name == "escalation" and stream.escalation_s is None:
         stream.escalation_s = stream.since()
     elif name == "triage" and stream.level_s is None:

@@ -24,6 +24,7 @@ from chatbot.conversation.session import Session, Turn
 from chatbot.conversation.turn import TurnContext
 from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
 from chatbot.generation.citations import CitationCheck, Cues
+from chatbot.generation.echo import EchoFilter, LoopGuard
 from chatbot.knowledge.criteria import CriteriaIndex, load_index, rulebook_files
 from chatbot.knowledge.topic_names import conditions_for, load_topic_names
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
@@ -369,13 +370,14 @@ class Engine:
             # The level is decided before a word of the answer: the badge shows now, and the answer is told it.
             triage.follow_up_questions = list(dict.fromkeys([*pending, *triage.follow_up_questions]))[:3]
             yield Event("triage", data={"triage": triage})
-            messages = self._with_decision(messages, triage)
+            messages = self._with_decision(session, ctx, retrieval.hits, triage)
         gen_started = time.perf_counter()
         if sources:
             yield Event("status", text="generating")
             kind, body = yield from self._stream_answer(messages, lang, len(sources), ctx.timings, started)
             if kind == "answer":
                 streamed = body
+                body = self._without_echoes(session, body, ctx, retrieval.hits, triage)
                 checked = self.consistency.check(body, triage.level if triage else None, lang)
                 if checked.changed:  # advice below the badge, or another country's services: replaced
                     log.info("turn session=%s: %d sentence(s) replaced by the level's advice",
@@ -488,26 +490,52 @@ class Engine:
         at = len(triage.red_flags)  # the rules' reasons come first, one per fired rule
         triage.reasons[at:at] = [r for r in reasons if r not in triage.reasons]
 
-    def _with_decision(self, messages: list[dict[str, str]], triage: Triage) -> list[dict[str, str]]:
+    def _with_decision(
+        self, session: Session, ctx: TurnContext, hits: list[Hit], triage: Triage
+    ) -> list[dict[str, str]]:
         """The answer's prompt with the decided level and its reasons, so the advice cannot contradict the badge.
 
-        Appended at the end of the user message: everything before it is the prompt the model triage just read,
-        so llama.cpp reuses it from the KV cache."""
-        block = self.prompts.render("decided", level=triage.level.value, reasons=triage.reasons[:3])
-        last = {**messages[-1], "content": messages[-1]["content"] + "\n\n" + block}
-        return [*messages[:-1], last]
+        The block sits just before the patient's message (prompt ``answer`` v3): at the very end the small model
+        copied it as its answer. Everything before it is the prompt the model triage just read, so llama.cpp still
+        reuses the passages from the KV cache."""
+        return self._messages(session, ctx.text, ctx.lang, hits, decided=self._decided_block(ctx, triage))
+
+    def _without_echoes(self, session: Session, body: str, ctx: TurnContext, hits: list[Hit], triage: Triage | None
+                        ) -> str:
+        """The answer without sentences copied from the worked example, the decided block's wording or the patient's
+        own message, and without repeats (chatbot.generation.echo). The passages, the system rules, the level's
+        advice and our fixed texts may be copied: they are what an answer should say."""
+        read_only = [self.prompts.render("example_user"), self.prompts.render("example_answer"), ctx.text]
+        protected = [*(self._prompted(h) for h in hits), *self._fixed_texts(ctx.lang), self.prompts.render("system")]
+        if triage is not None:
+            read_only.append(self._decided_block(ctx, triage, "frame"))
+            protected.append(self._decided_block(ctx, triage, "advice"))
+        cleaned, dropped = EchoFilter(read_only, protected).clean(body)
+        if dropped:
+            log.info("turn session=%s: %d echoed or repeated sentence(s) dropped", session.safe_id, len(dropped))
+        return cleaned
+
+    def _decided_block(self, ctx: TurnContext, triage: Triage, part: str = "all") -> str:
+        """The decided level for the answer's prompt (``all``), or only its wording (``frame``, which an answer must
+        not copy) or only the advice it asks for (``advice``, which an answer should give)."""
+        return self.prompts.render("decided", level=triage.level.value, reasons=triage.reasons[:3], lang=ctx.lang,
+                                   part=part)
 
     def _stream_answer(
         self, messages: list[dict[str, str]], lang: str, n_sources: int, timings: Timings, started: float
     ) -> Generator[Event, None, tuple[str, str]]:
         """Stream the model's answer; on failure show a safe message instead (the triage still comes from rules)."""
         pieces: list[str] = []
+        loop = LoopGuard()
         try:
             for piece in self.llm.stream(messages, self.settings.llm.max_tokens):
                 if not pieces:
                     timings.first_token_ms = (time.perf_counter() - started) * 1000
                 pieces.append(piece)
                 yield Event("token", text=piece)
+                if loop.feed(piece):  # the same sentence a third time: the rest would be more of it
+                    log.warning("generation stopped: the answer repeats itself")
+                    break
         except GenerationError as exc:
             log.error("generation failed: %s", exc)
             text = self.prompts.text("model_error", lang)
@@ -515,8 +543,11 @@ class Engine:
             return "error", text
         return "answer", _keep_valid_citations("".join(pieces).strip(), n_sources)
 
-    def _messages(self, session: Session, text: str, lang: str, hits: list[Hit]) -> list[dict[str, str]]:
-        """System prefix + trimmed history + this turn, fitted to the context window (oldest turns go first)."""
+    def _messages(
+        self, session: Session, text: str, lang: str, hits: list[Hit], decided: str = ""
+    ) -> list[dict[str, str]]:
+        """System prefix + trimmed history + this turn, fitted to the context window (oldest turns go first);
+        ``decided`` is the decided level's block, once triage has run."""
         passages = [
             {"n": i + 1, "title": h.metadata.get("title", ""), "section": h.metadata.get("section", ""),
              "text": self._prompted(h)}
@@ -534,6 +565,7 @@ class Engine:
                 passages=passages,
                 question=view(text),
                 facts=_facts_line(session),
+                decided=decided,
                 language_name=_LANGUAGE_NAMES.get(lang, "English"),
             )
             messages = [*self._prefix(), *history, {"role": "user", "content": user}]

@@ -49,6 +49,13 @@ _END = re.compile(
 )
 _LEAD = re.compile(r"^\s*(?:(?:[-*•]|\d+[.)])\s+)?")
 _TAIL = re.compile(r"([.!?。！？；:：]+)$")
+# A sentence that opens by naming its source ("According to [1], …", "根据[1]，…") would read "According to, …" once
+# its marker moves to the end: the opening goes, the marker stays with the sentence.
+_CITED_LEAD = re.compile(
+    r"\s*(?:(?:according to|as (?:stated|described|mentioned|explained) in|based on|as per|per)\s*\[\d{1,2}\]\s*,?"
+    r"|(?:根据|按照|依据|参考|据)\s*\[\d{1,2}\]\s*(?:所述|所说|中的说法|的说法|的内容)?\s*[，,：:]?)\s*",
+    re.I,
+)
 _FIXED = "\x00{}\x00"
 _FIXED_TOKEN = re.compile(r"\x00(\d+)\x00")
 _MIN_EN_WORDS = 2
@@ -281,6 +288,10 @@ def _unit(lead: str, text: str, found: list[str]) -> Unit:
     if token:
         return Unit(lead, _FIXED_TOKEN.sub(lambda m: found[int(m.group(1))], text), "", fixed=True)
     cites = [int(n) for n in _MARKER.findall(text)]
+    cited_lead = _CITED_LEAD.match(text)  # "According to [1], …" / "根据[1]，…": the marker goes to the sentence's end
+    if cited_lead:
+        text = text[cited_lead.end() :]
+        text = text[:1].upper() + text[1:]
     body = _MARKER.sub("", text).strip()
     tail = _TAIL.search(body)
     end = tail.group(1) if tail else ""
@@ -288,7 +299,14 @@ def _unit(lead: str, text: str, found: list[str]) -> Unit:
     return Unit(lead, body, end, cites)
 
 
-def _render(units: list[Unit], kept: list[Unit], fixed_found: list[str]) -> tuple[str, list[int]]:
+def render_units(units: list[Unit], kept: list[Unit]) -> str:
+    """Kept units in order with their own markers (not renumbered); a dropped unit's line break passes on."""
+    return _render(units, kept, [], renumber=False)[0]
+
+
+def _render(
+    units: list[Unit], kept: list[Unit], fixed_found: list[str], renumber: bool = True
+) -> tuple[str, list[int]]:
     """Kept units in order, markers renumbered by first use; a dropped unit's line break passes to the next."""
     numbers: dict[int, int] = {}
     parts: list[str] = []
@@ -310,8 +328,9 @@ def _render(units: list[Unit], kept: list[Unit], fixed_found: list[str]) -> tupl
             continue
         marker = ""
         for n in unit.cites:
-            numbers.setdefault(n, len(numbers) + 1)
-            marker = f"[{numbers[n]}]" if unit.chinese else f" [{numbers[n]}]"
+            numbers.setdefault(n, len(numbers) + 1 if renumber else n)
+            one = f"[{numbers[n]}]" if unit.chinese else f" [{numbers[n]}]"
+            marker = one if renumber else marker + one  # the check leaves one marker; a plain re-render keeps all
         parts.append(f"{lead}{unit.body}{marker}{unit.end}")
     text = re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
     return text, sorted(numbers, key=numbers.get)

@@ -14,9 +14,11 @@ The cited chunks' text is captured by wrapping the engine's retriever (Answer.so
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
+from chatbot.safety.language import cjk_count
 from evals import charts
 from evals.common import RunContext, SuiteResult
 from evals.datasets import GroundingQuestion, load_grounding
@@ -141,6 +143,10 @@ def _score(ctx: RunContext, result: SuiteResult, rows: list[dict], part_in: str 
         "mean_answer_support": _mean([r["supported"] / r["scored"] for r in scored]),
         "semantic_mean": _mean([s["semantic"] for s in sentences]),
         "lexical_mean": _mean([s["lexical"] for s in sentences]),
+        # the model's own instructions or a repeated sentence in the final text (an evals-side phrase list, written
+        # apart from chatbot/generation/echo.py, so the filter is not checked against itself)
+        "prompt_echo_rate": _share(answered, lambda r: _echoes_prompt(r["answer"])),
+        "repeated_sentence_rate": _share(answered, lambda r: _repeats(r["answer"])),
         "seconds_per_answer": _mean([r["seconds"] for r in inside]),
     }
     result.add_metrics(part_in, metrics_in)
@@ -160,6 +166,32 @@ def _score(ctx: RunContext, result: SuiteResult, rows: list[dict], part_in: str 
     if chart:
         result.charts.append(chart)
     result.details["answers" if part_in == "in_kb" else f"answers_{part_in}"] = rows
+
+
+_PROMPT_PHRASES = re.compile(
+    r"safety checks?|urgency (?:to|already)|your (?:answer|advice) (?:must|tells|should)|the patient should|"
+    r"reference passages|patient'?s message|do not repeat|instructions?\b"
+    r"|安全检查|你的回答|你的建议|紧急程度|参考段落|患者的消息|指示",
+    re.I,
+)
+
+
+def _echoes_prompt(text: str) -> bool:
+    """Whether an answer holds wording that only its prompt has (talk about the checks, the answer, the passages)."""
+    return bool(_PROMPT_PHRASES.search(text))
+
+
+def _repeats(text: str) -> bool:
+    """Whether a sentence of at least four words (or eight Chinese characters) comes twice."""
+    seen: set[str] = set()
+    for sentence in re.split(r"[.!?。！？\n]+", re.sub(r"\[\d+\]", "", text)):
+        key = re.sub(r"\W+", " ", sentence.lower()).strip()
+        if len(key.split()) < 4 and cjk_count(key) < 8:
+            continue
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
 
 
 def _declined(row: dict) -> bool:

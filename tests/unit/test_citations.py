@@ -178,3 +178,8 @@ def test_engine_without_the_check_keeps_the_models_citations(engine):
     engine.settings.generation.citation_check = False
     _, answer = _turn(engine, "The moon causes sore throats [1].")
     assert answer.answer == "The moon causes sore throats [1]." and len(answer.sources) >= 1
+
+
+def test_a_sentence_opening_with_its_source_keeps_the_marker_and_loses_the_opening():
+    units = split_answer("根据[1]，高血压药通常需要长期服用。According to [2], rest helps.")[0]
+    assert [(u.body, u.cites) for u in units] == [("高血压药通常需要长期服用", [1]), ("Rest helps", [2])]

@@ -108,6 +108,7 @@ def test_emergency_message_escalates_first_with_emergency_triage(client):
     assert answer["triage"]["red_flags"]
     events = _sse(client.post("/v1/chat", json={"message": EMERGENCY, "stream": True}).text)
     assert events[0][0] == "escalation" and events[0][1]["text"] == answer["escalation"]
+    assert events[0][1]["level"] == "emergency" and events[0][1]["language"] == "en"  # known before any model work
     assert events[-1][1]["triage"]["level"] == "emergency"
 
 

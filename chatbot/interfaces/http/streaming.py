@@ -82,6 +82,8 @@ def _payload(event: Event) -> tuple[str, Any]:
         return "answer", answer_json(event.answer)
     if event.type == "triage":  # the decided level, before the answer's first token
         return "triage", event.data["triage"].model_dump(mode="json")
+    if event.type == "escalation":  # the level decided so far travels with the banner text (urgent or emergency)
+        return "escalation", {"text": event.text, **(event.data or {})}
     return event.type, {"text": event.text}
 
 
