@@ -394,4 +394,5 @@ def available_datasets() -> dict[str, list[str]]:
         "safety": [f"{p} ({'present' if f.is_file() else 'MISSING'})" for p, f in SAFETY_FILES.items()],
         "grounding": ["kb sample + out_of_scope_questions.jsonl"],
         "latency": ["fixed 5 English KB questions"],
+        "injection": ["injection (injection_cases.jsonl)"],
     }

@@ -13,6 +13,7 @@ from typing import Any
 _EXPORTS = {
     "check_boundaries": "refusals",
     "sanitize_context": "context_sanitizer",
+    "without_instructions": "context_sanitizer",
     "PatientFacts": "facts",
     "extract_facts": "facts",
     "describes_symptoms": "intake",

@@ -42,12 +42,7 @@ class ConsistencyCheck:
     """Compiled level and locale checks; one per process."""
 
     def __init__(self, data: dict, locales: LocaleTable, locale: str) -> None:
-        self._lower: dict[str, dict[str, re.Pattern[str]]] = {}
-        for level, langs in (data.get("lower_care") or {}).items():
-            self._lower[level] = {
-                lang: re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
-                for lang, patterns in (langs or {}).items() if patterns
-            }
+        self._lower = _inherited(data.get("lower_care") or {})
         self._foreign = _foreign_services(locales, locale)
         self._place = locales.get(locale)
 
@@ -80,6 +75,24 @@ class ConsistencyCheck:
         if advice:
             body = f"{body}\n\n{advice}" if body else advice
         return Checked(body, removed)
+
+
+def _inherited(lower_care: dict) -> dict[str, dict[str, re.Pattern[str]]]:
+    """One pattern per level and language: its own list plus those of every less urgent level.
+
+    Why: advice too low for "urgent" ("no need to go to hospital") is too low for "emergency" as well; listing it
+    twice let the lists drift apart (a Chinese "不需要去医院" passed under an emergency banner).
+    """
+    order = [level.value for level in sorted(TriageLevel, key=lambda lv: lv.rank)]
+    compiled: dict[str, dict[str, re.Pattern[str]]] = {}
+    for i, level in enumerate(order):
+        langs: dict[str, list[str]] = {}
+        for lower in order[: i + 1]:
+            for lang, patterns in (lower_care.get(lower) or {}).items():
+                langs.setdefault(lang, []).extend(patterns or [])
+        compiled[level] = {lang: re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+                           for lang, patterns in langs.items() if patterns}
+    return compiled
 
 
 def _foreign_services(locales: LocaleTable, locale: str) -> re.Pattern[str] | None:

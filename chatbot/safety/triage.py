@@ -134,7 +134,9 @@ def combine_triage(
                 if FLOOR_RULE_PREFIX + f.id not in shown and f.reason_in(lang) not in reasons]
     if model is not None:
         reasons += [r for r in model.reasons if r not in reasons]
-    if model is None or not reasons:  # a level is never shown without a reason (a cut-short JSON has only a level)
+    # a level is never shown without a reason (a cut-short JSON has only a level); the "see a doctor if unsure" line
+    # is only added when no layer gave one, or without the model below same-day: under an emergency it contradicts
+    if not reasons or (model is None and level.rank < TriageLevel.urgent.rank):
         reasons.append(_FALLBACK_REASON.get(lang, _FALLBACK_REASON["en"]))
     return Triage(
         level=level,

@@ -49,3 +49,13 @@ def test_urgent_answers_may_not_say_wait_and_see(us):
 
 def test_nothing_to_check_without_a_level(us):
     assert not us.check("Warning signs of a stroke include face drooping [1].", None, "en").changed
+
+
+@pytest.mark.parametrize("sentence", ["这是无害的，不需要去医院[1]。",
+                                      "You don't need to see a doctor, this is harmless.",
+                                      "It is nothing to worry about."])
+def test_what_is_too_low_for_urgent_is_too_low_for_an_emergency(us, sentence):
+    """Each level's list includes the less urgent levels' lists (a Chinese "no need for hospital" once passed under an
+    emergency banner because only the urgent list named it); the sentence is judged in its own language."""
+    checked = us.check(f"Chest pain can be serious [1]. {sentence}", TriageLevel.emergency, "en")
+    assert checked.removed == [sentence.strip()] and "call 911 now" in checked.text

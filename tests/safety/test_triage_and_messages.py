@@ -49,7 +49,8 @@ def test_no_model_falls_back_to_rules_or_routine_with_a_reason():
     assert nothing.level == TriageLevel.routine and nothing.decided_by == "rules"
     assert "doctor" in nothing.reasons[-1]
     zh = combine_triage(_screen("urgent"), None, "zh")
-    assert zh.level == TriageLevel.urgent and "医生" in zh.reasons[-1]
+    # at same-day or above the rule's reason stands alone: "see a doctor if unsure" would contradict the level
+    assert zh.level == TriageLevel.urgent and zh.reasons == ["危险信号：Possible heart attack"]
 
 
 @pytest.mark.parametrize(
