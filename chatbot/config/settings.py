@@ -3,12 +3,16 @@
 Why one object: every backend (LLM, embedder, vector store) is chosen here, so a deployment is a YAML file and a
 profile name, never a code change. Precedence, lowest first: built-in ``default`` section, the named profile,
 a user YAML file, then ``CHATBOT__SECTION__KEY=value`` environment variables.
+
+Any bad input (a file of any bytes, any environment) ends in one ``SettingsError`` that names the problem, never
+another exception: fuzzed in tests/safety/test_fuzz_settings.py.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULTS_FILE = Path(__file__).with_name("settings.yaml")
 ENV_PREFIX = "CHATBOT__"
+# A settings file is a few kB; the bound stops /dev/zero or a wrong multi-GB file from being read into memory.
+MAX_SETTINGS_BYTES = 1 << 20
 
 
 class SettingsError(ValueError):
@@ -84,6 +90,8 @@ class IngestSettings(_Section):
     paths: list[Path] = Field(default_factory=lambda: [Path("knowledge/topics")])
     chunk_size: int = Field(900, ge=100)
     chunk_overlap: int = Field(120, ge=0)
+    max_file_mb: float = Field(64, gt=0, description="files larger than this are skipped with a message instead "
+                               "of being read into memory whole (a wrong file, a disk image)")
 
 
 class RetrievalSettings(_Section):
@@ -267,13 +275,21 @@ def load_settings(
     environ: dict[str, str] | None = None,
 ) -> Settings:
     """Build the settings object: defaults < profile < user file < env vars < explicit overrides."""
-    env = os.environ if environ is None else environ
+    try:
+        return _load(profile, config_file, overrides, os.environ if environ is None else environ)
+    except RecursionError:  # deep nesting from a file or a CHATBOT__ value that parsed: merge and validate recurse
+        raise SettingsError("settings are nested too deeply; a settings file has a few levels at most") from None
+
+
+def _load(
+    profile: str | None, config_file: str | Path | None, overrides: dict[str, Any] | None, env: Mapping[str, str]
+) -> Settings:
     raw = _read_yaml(DEFAULTS_FILE)
-    profiles = raw.get("profiles") or {}
+    profiles = _mapping(raw, "profiles", DEFAULTS_FILE)
     profile = profile or env.get("CHATBOT_PROFILE") or "cpu"
     if profile not in profiles:
         raise SettingsError(f"unknown profile {profile!r}; choose one of: {', '.join(sorted(profiles))}")
-    merged = _deep_merge(raw.get("default") or {}, profiles[profile] or {})
+    merged = _deep_merge(_mapping(raw, "default", DEFAULTS_FILE), _mapping(profiles, profile, DEFAULTS_FILE))
     config_file = config_file or env.get("CHATBOT_CONFIG")
     if config_file:
         merged = _deep_merge(merged, _user_file(Path(config_file), profile))
@@ -290,16 +306,39 @@ def _user_file(path: Path, profile: str) -> dict[str, Any]:
     """A user file may hold plain settings, or `default:` plus `profiles:` sections like ours."""
     data = _read_yaml(path)
     if "default" in data or "profiles" in data:
-        return _deep_merge(data.get("default") or {}, (data.get("profiles") or {}).get(profile) or {})
+        profiles = _mapping(data, "profiles", path)
+        return _deep_merge(_mapping(data, "default", path), _mapping(profiles, profile, path, f"profiles.{profile}"))
     return data
 
 
+def _mapping(data: dict[str, Any], key: str, path: Path, label: str = "") -> dict[str, Any]:
+    """``data[key]`` as a mapping (absent or empty: {}); a list or scalar there used to raise AttributeError."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        raise SettingsError(f"settings file {path}: {label or key!r} must be a mapping of settings, not {kind}")
+    return value
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one settings file; every way a file can be bad (missing, a folder, a device, binary, too big, too
+    deep, an integer of 5,000 digits that ``int()`` refuses) is one SettingsError. YAML aliases ("billion
+    laughs") are not expanded by ``safe_load`` (repeats share one object) and no settings field holds nested data,
+    so a bomb fails validation in milliseconds (tests/safety/test_fuzz_settings.py measures it)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SETTINGS_BYTES + 1)
     except FileNotFoundError:
         raise SettingsError(f"settings file not found: {path}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # a folder, no permission, a NUL in the name
+        raise SettingsError(f"settings file {path} cannot be read: {exc}") from None
+    if len(raw) > MAX_SETTINGS_BYTES:
+        raise SettingsError(f"settings file {path} is over {MAX_SETTINGS_BYTES >> 20} MiB; is it the right file?")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except RecursionError:
+        raise SettingsError(f"settings file {path} is nested too deeply") from None
+    except (yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
         raise SettingsError(f"settings file {path} is not valid YAML: {exc}") from None
     if data is None:
         return {}
@@ -317,14 +356,30 @@ def _env_overrides(env: dict[str, str] | os._Environ) -> dict[str, Any]:
         parts = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
         if not parts:
             continue
+        if _printable(key) != key:  # pydantic cannot even name such a key in its error
+            raise SettingsError(f"environment variable {_printable(key)}: the name is not valid UTF-8")
         node = out
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        try:
-            node[parts[-1]] = yaml.safe_load(value) if value != "" else None
-        except yaml.YAMLError:
-            node[parts[-1]] = value
+            if not isinstance(node, dict):
+                raise SettingsError(f"environment variable {_printable(key)} sets a key inside {part!r}, which "
+                                    "another CHATBOT__ variable sets to a single value; unset one of them")
+        if isinstance(node.get(parts[-1]), dict):
+            raise SettingsError(f"environment variable {_printable(key)} sets {parts[-1]!r} to a single value, "
+                                "but other CHATBOT__ variables set keys inside it; unset one of them")
+        node[parts[-1]] = _env_value(value)
     return out
+
+
+def _env_value(value: str) -> Any:
+    """A YAML scalar (``true``, ``99``, ``[a, b]``), or the text itself when it does not parse as one: an
+    unclosed bracket, an integer ``int()`` refuses (over 4,300 digits), nesting too deep for the parser."""
+    if value == "":
+        return None
+    try:
+        return yaml.safe_load(value)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return value
 
 
 def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -347,7 +402,13 @@ _REPLACED = {
 def _explain(exc: ValidationError) -> str:
     lines = ["invalid settings:"]
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"])
+        where = _printable(".".join(str(p) for p in err["loc"]))
         hint = _REPLACED.get(where)
         lines.append(f"  {where}: {err['msg']}" + (f" ({hint})" if hint else ""))
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Undecodable bytes in an environment variable name arrive as lone surrogates, which a UTF-8 terminal cannot
+    print: shown as \\udc.. escapes so the error message itself never fails."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -375,7 +375,10 @@ def _ingest(settings: Settings, paths: list[Path], prune: bool, rebuild: bool = 
     targets = [settings.path(p) if not p.is_absolute() and not p.exists() else p for p in paths] or [
         settings.path(p) for p in settings.ingest.paths
     ]
-    report = Ingestor(engine.store, settings.ingest.chunk_size, settings.ingest.chunk_overlap).run(targets, prune=prune)
+    cfg = settings.ingest
+    report = Ingestor(engine.store, cfg.chunk_size, cfg.chunk_overlap, max_file_mb=cfg.max_file_mb).run(
+        targets, prune=prune
+    )
     console.print(report.summary())
     console.print(f"index: {engine.store.count()} chunks in {engine.store.location}")
     return 1 if report.failed and not (report.files_new or report.files_changed or report.files_unchanged) else 0

@@ -2,7 +2,9 @@
 
 Why content-derived ids and a per-file hash: re-running ingest must skip unchanged files, replace the chunks of
 changed ones and never duplicate. New chunks are written before stale ones are deleted, so an interrupted run
-(Ctrl-C, kill) leaves an index that still answers and that the next run completes.
+(Ctrl-C, kill) leaves an index that still answers and that the next run completes. A file that cannot be read
+(garbled, too large, a link out of the folder, an archive) is skipped with a one-line reason and its chunks from
+an earlier good version are kept (fuzzed in tests/safety/test_fuzz_files.py).
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from chatbot.config import PROJECT_ROOT
-from chatbot.knowledge.loaders import SUPPORTED_SUFFIXES, LoadError, Section, load_file
+from chatbot.knowledge.loaders import ARCHIVE_SUFFIXES, SUPPORTED_SUFFIXES, LoadError, Section, load_file
 from chatbot.safety.language import has_cjk
 from chatbot.vectorstore import ChunkStore
+
+DEFAULT_MAX_FILE_MB = 64.0
 
 
 @dataclass
@@ -64,29 +68,53 @@ class IngestReport:
         return "\n".join(lines)
 
 
-def discover(paths: Iterable[Path]) -> list[Path]:
-    """All supported files under the given files/folders, sorted, hidden files and READMEs skipped."""
+def discover(paths: Iterable[Path], skipped: list[tuple[str, str]] | None = None) -> list[Path]:
+    """All supported files under the given files/folders, sorted, hidden files and READMEs skipped.
+
+    Inside a folder, links that are broken, loop, or lead out of that folder are not followed (a corpus must not
+    pull in files from elsewhere on the disk); each is added to ``skipped`` as ``(name, reason)``. Archives are
+    listed so that ``load_file`` reports them (it never opens one). A file named explicitly is the user's choice
+    and is read wherever it lives.
+    """
     found: set[Path] = set()
     for path in paths:
         if path.is_file():
             found.add(path.resolve())
         elif path.is_dir():
+            root = path.resolve()
             for candidate in path.rglob("*"):
-                if _wanted(candidate, path):
+                if not _wanted(candidate, path) or (candidate.is_dir() and not candidate.is_symlink()):
+                    continue
+                reason = _refused(candidate, root)
+                if reason is None:
                     found.add(candidate.resolve())
+                elif skipped is not None:
+                    skipped.append((_printable(str(candidate)), reason))
         else:
             raise FileNotFoundError(f"no such file or folder: {path}")
     return sorted(found)
 
 
 def _wanted(path: Path, root: Path) -> bool:
+    """A name worth looking at: a supported or archive suffix, not hidden, not a README (no file access here)."""
     rel = path.relative_to(root)
     return (
-        path.is_file()
-        and path.suffix.lower() in SUPPORTED_SUFFIXES
+        path.suffix.lower() in SUPPORTED_SUFFIXES | ARCHIVE_SUFFIXES
         and not any(part.startswith(".") for part in rel.parts)
         and path.name.lower() != "readme.md"
     )
+
+
+def _refused(path: Path, root: Path) -> str | None:
+    """Why a candidate found in ``root`` is not read, or None when it is a regular file to ingest."""
+    if path.is_symlink():
+        try:
+            target = path.resolve(strict=True)
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python 3.11)
+            return "broken symbolic link or link loop"
+        if not target.is_relative_to(root):
+            return "symbolic link to outside the folder, not followed"
+    return None if path.is_file() else "not a regular file"
 
 
 def file_key(path: Path) -> str:
@@ -133,16 +161,24 @@ class _Pending:
 class Ingestor:
     """Runs one ingestion over a set of paths into a store."""
 
-    def __init__(self, store: ChunkStore, chunk_size: int = 900, chunk_overlap: int = 120, batch_size: int = 64):
+    def __init__(
+        self,
+        store: ChunkStore,
+        chunk_size: int = 900,
+        chunk_overlap: int = 120,
+        batch_size: int = 64,
+        max_file_mb: float = DEFAULT_MAX_FILE_MB,
+    ):
         self.store = store
         self.chunk_size = chunk_size
         self.chunk_overlap = chunk_overlap
         self.batch_size = batch_size
+        self.max_file_mb = max_file_mb
 
     def run(self, paths: Sequence[Path], prune: bool = False, progress: bool = True) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
-        files = discover(paths)
+        files = discover(paths, report.failed)
         report.files_seen = len(files)
         pending = self._plan(files, report, progress)
         self._write(pending, report, progress)
@@ -156,6 +192,7 @@ class Ingestor:
         for path in tqdm(files, desc="reading files", unit="file", disable=not progress, leave=False):
             key = file_key(path)
             try:
+                self._check_file(path, key)
                 data = path.read_bytes()
                 file_hash = hashlib.sha256(data).hexdigest()
                 existing = self.store.by_file(key)
@@ -164,7 +201,7 @@ class Ingestor:
                     continue
                 chunks = chunk_sections(load_file(path), key, file_hash, self.chunk_size, self.chunk_overlap)
             except (LoadError, OSError) as exc:
-                report.failed.append((key, str(exc)))
+                report.failed.append((_printable(key), " ".join(str(exc).split())))
                 continue
             if existing:
                 report.files_changed += 1
@@ -173,6 +210,17 @@ class Ingestor:
             new_ids = {c.id for c in chunks}
             pending.append(_Pending(key, chunks, {c.id for c in existing} - new_ids))
         return pending
+
+    def _check_file(self, path: Path, key: str) -> None:
+        """Refuse before reading: a file over ``max_file_mb`` (memory; ingest.max_file_mb) and a name that is not
+        UTF-8 (its key fails to encode when hashed into chunk ids and when stored as Chroma metadata)."""
+        size_mb = path.stat().st_size / 2**20
+        if size_mb > self.max_file_mb:
+            raise LoadError(f"too large ({size_mb:.1f} MB; the limit is ingest.max_file_mb = {self.max_file_mb:g})")
+        try:
+            key.encode("utf-8")
+        except UnicodeEncodeError:
+            raise LoadError("file name is not valid UTF-8; rename the file") from None
 
     def _write(self, pending: list[_Pending], report: IngestReport, progress: bool) -> None:
         total = sum(len(p.chunks) for p in pending)
@@ -212,6 +260,11 @@ class Ingestor:
                 self.store.delete(stale)
                 report.chunks_removed += len(stale)
                 report.files_pruned += 1
+
+
+def _printable(name: str) -> str:
+    """A file name with undecodable bytes (surrogate escapes) shown as \\udc.. so the summary itself can print."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _complete(existing: list, file_hash: str) -> bool:

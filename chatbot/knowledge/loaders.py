@@ -2,6 +2,10 @@
 
 Each loader returns ``Section`` objects (a heading and its text); chunking happens later, in one place. A file
 that cannot be read raises ``LoadError`` with a reason the ingest summary shows next to the file name.
+
+Files are untrusted input (a downloaded dump, a colleague's folder): ``load_file`` turns *any* failure of a parser
+into a one-line ``LoadError``, so one garbled file is skipped and reported, never a traceback that stops an ingest
+(fuzzed in tests/safety/test_fuzz_files.py).
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import frontmatter
 import yaml
 
 SUPPORTED_SUFFIXES = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".xml", ".jsonl"}
+# Archives are never opened (no zip bomb can reach a decompressor); discovery reports them so a user who dropped
+# a .zip into the knowledge folder is told to unpack it instead of seeing it silently ignored.
+ARCHIVE_SUFFIXES = {".zip", ".gz", ".tgz", ".tar", ".bz2", ".xz", ".7z", ".rar", ".zst"}
 _BINARY_SNIFF = 8192
 
 
@@ -35,14 +42,45 @@ class Section:
 
 
 def load_file(path: Path) -> list[Section]:
-    """Dispatch on suffix; every failure becomes a LoadError naming the cause."""
-    loader = _LOADERS.get(path.suffix.lower())
+    """Dispatch on suffix; every failure becomes a one-line LoadError naming the cause."""
+    suffix = path.suffix.lower()
+    if suffix in ARCHIVE_SUFFIXES:
+        raise LoadError(f"archives ({suffix}) are not read; unpack it into the folder and ingest again")
+    loader = _LOADERS.get(suffix)
     if loader is None:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'}")
-    sections = [s for s in loader(path) if s.text.strip()]
+    try:
+        sections = [_clean(s) for s in loader(path)]
+    except LoadError as exc:
+        raise LoadError(_one_line(str(exc))) from None
+    except OSError:  # unreadable file: the ingestor reports it as it always has
+        raise
+    except (RecursionError, MemoryError) as exc:
+        raise LoadError(f"too deeply nested or too large to parse ({type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - a parser bug on a hostile file must skip that file, not stop ingest
+        raise LoadError(_one_line(f"could not be parsed ({type(exc).__name__}: {exc})")) from None
+    sections = [s for s in sections if s.text.strip()]
     if not sections:
         raise LoadError("no text found (empty file?)")
     return sections
+
+
+def _one_line(message: str, limit: int = 300) -> str:
+    """Parser messages (YAML, expat) span lines and quote input; the ingest summary shows one short line."""
+    flat = " ".join(message.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _clean(section: Section) -> Section:
+    """Drop what a store cannot hold: lone surrogates (JSON ``"\\ud800"``, PDF text) fail UTF-8 encoding at
+    chunk-id hashing and in Chroma, and NUL characters; they become "?" and nothing."""
+    def fix(value: str) -> str:
+        return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+    section.title, section.heading, section.text, section.url, section.topic_id = (
+        fix(section.title), fix(section.heading), fix(section.text), fix(section.url), fix(section.topic_id))
+    section.keywords = [fix(k) for k in section.keywords]
+    return section
 
 
 def _read_text(path: Path) -> str:
@@ -63,19 +101,24 @@ def _load_markdown(path: Path) -> list[Section]:
         post = frontmatter.loads(text)
     except (yaml.YAMLError, ValueError) as exc:
         raise LoadError(f"malformed YAML front matter: {exc}") from None
-    meta = post.metadata or {}
-    title = str(meta.get("title") or _first_heading(post.content) or path.stem)
-    sources = meta.get("sources") or []
-    url = ""
-    if isinstance(sources, list) and sources:
-        first = sources[0]
-        url = str(first.get("url", "")) if isinstance(first, dict) else str(first)
-    keywords = [str(s) for s in (meta.get("synonyms") or []) if s]
-    topic_id = str(meta.get("id") or path.stem)
+    meta = post.metadata if isinstance(post.metadata, dict) else {}
+    title = _scalar(meta.get("title")) or _first_heading(post.content) or path.stem
+    sources = meta.get("sources")
+    first = sources[0] if isinstance(sources, list) and sources else None
+    url = _scalar(first.get("url") if isinstance(first, dict) else first)
+    synonyms = meta.get("synonyms")
+    keywords = [k for k in map(_scalar, synonyms if isinstance(synonyms, list) else []) if k]
+    topic_id = _scalar(meta.get("id")) or path.stem
     return [
         Section(title, heading, body, url=url, topic_id=topic_id, keywords=keywords)
         for heading, body in _split_markdown(post.content, title)
     ]
+
+
+def _scalar(value: object) -> str:
+    """Front matter as text, scalars only. Why: ``str()`` of a list built from YAML aliases (a "billion laughs"
+    block) expands every alias and hangs, and ``synonyms: 5`` used to raise TypeError; both now read as absent."""
+    return str(value).strip() if isinstance(value, str | int | float) else ""
 
 
 def _first_heading(content: str) -> str | None:
