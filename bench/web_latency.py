@@ -198,17 +198,18 @@ def api_concurrency(url: str, sessions: int, questions: int) -> dict:
     lock = threading.Lock()
 
     def patient(i: int) -> None:
-        sid = f"bench-{i}-{os.getpid()}"
+        sid = None  # the first question starts the conversation; the server names it (an unknown id is a 404)
         pair = QUESTIONS[i % len(QUESTIONS)]
         with httpx.Client(base_url=url, timeout=1800) as client:
             for q in range(questions):
                 message = pair[q % 2] if q < 2 else f"{pair[1]} ({q})"
                 started = time.perf_counter()
-                response = client.post("/v1/chat", json={"message": message, "session_id": sid})
+                response = client.post("/v1/chat", json={"message": message, **({"session_id": sid} if sid else {})})
                 elapsed = time.perf_counter() - started
                 with lock:
                     if response.status_code == 200:
                         latencies.append(elapsed)
+                        sid = response.json().get("session_id") or sid
                     else:
                         errors.append(f"{response.status_code}: {response.text[:200]}")
 

@@ -25,6 +25,7 @@ from chatbot.conversation.turn import TurnContext
 from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
 from chatbot.generation.citations import CitationCheck, Cues
 from chatbot.generation.echo import EchoFilter, LoopGuard
+from chatbot.generation.queue import places, run_under
 from chatbot.knowledge.criteria import CriteriaIndex, load_index, rulebook_files
 from chatbot.knowledge.topic_names import conditions_for, load_topic_names
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
@@ -46,6 +47,7 @@ from chatbot.safety import (
     load_rulebook,
     parse_model_triage,
     sanitize_context,
+    without_instructions,
 )
 from chatbot.safety.consistency import ConsistencyCheck
 from chatbot.safety.crisis import CrisisClassifier, load_classifier
@@ -76,8 +78,9 @@ class TurnError(RuntimeError):
 @dataclass
 class Event:
     """One step of a streamed turn: ``escalation`` (data: the level decided so far and the language), ``status``,
-    ``triage`` (the decided level, before the answer), ``token``, ``replace`` (the streamed answer corrected to match
-    the level) or the final ``answer``."""
+    ``queue`` (data: ``position`` in line for the model, 1 = next, 0 = served now; ``estimate_s``, None while
+    unknown), ``triage`` (the decided level, before the answer), ``token``, ``replace`` (the streamed answer
+    corrected to match the level) or the final ``answer``."""
 
     type: str
     text: str = ""
@@ -214,7 +217,7 @@ class Engine:
         with self._index_lock:
             if self.store.count() == 0:
                 cfg = self.settings.ingest
-                report = Ingestor(self.store, cfg.chunk_size, cfg.chunk_overlap).run(
+                report = Ingestor(self.store, cfg.chunk_size, cfg.chunk_overlap, max_file_mb=cfg.max_file_mb).run(
                     [self.settings.path(p) for p in cfg.paths], progress=progress
                 )
                 log.info("built index: %s", report.summary().replace("\n", "; "))
@@ -296,9 +299,42 @@ class Engine:
             return
 
         yield Event("status", text="retrieving")
+        if self._translates(ctx.lang):  # the search query is the model's work too: in line before it
+            yield from self._in_line(ctx, self._retrieve_and_generate(session, ctx, base, questions))
+            return
         retrieval = self.retrieve(session, text, ctx.lang)
         ctx.timings.retrieve_ms = retrieval.elapsed_ms
-        yield from self._generate(session, ctx, retrieval, base, pending=questions)
+        steps = self._generate(session, ctx, retrieval, base, pending=questions)
+        yield from self._in_line(ctx, steps) if self._uses_model(ctx, retrieval) else steps
+
+    def _retrieve_and_generate(self, session: Session, ctx: TurnContext, base: dict, pending: list[str]
+                               ) -> Iterator[Event]:
+        retrieval = self.retrieve(session, ctx.text, ctx.lang)
+        ctx.timings.retrieve_ms = retrieval.elapsed_ms
+        yield from self._generate(session, ctx, retrieval, base, pending)
+
+    def _in_line(self, ctx: TurnContext, steps: Iterator[Event]) -> Iterator[Event]:
+        """The model's part of the turn under one ticket of the model's queue (chatbot.generation.queue), when it
+        has one: while other patients' turns hold the model, the patient sees their place in line (``queue``
+        events) instead of silence. The escalation was shown before this, never behind anyone."""
+        queue = getattr(self.llm, "queue", None)
+        if queue is None:
+            yield from steps
+            return
+        with queue.ticket() as ticket:
+            for place in places(ticket):
+                yield Event("queue", data={**place, "language": ctx.lang})
+            yield from run_under(ticket, steps)
+
+    def _uses_model(self, ctx: TurnContext, retrieval: RetrievalResult) -> bool:
+        """Whether the rest of the turn asks the model anything (an answer, or its level; see ``_decide``)."""
+        if retrieval.hits:
+            return True
+        asks_level = ctx.personal or bool(ctx.screen.hits) or bool(ctx.floors)
+        return asks_level and ctx.screen.level != TriageLevel.emergency and self.settings.conversation.model_triage
+
+    def _translates(self, lang: str) -> bool:
+        return lang == "zh" and self.settings.retrieval.translate_queries
 
     def _open(self, session: Session, text: str) -> TurnContext:
         """Start a turn: the message joins the session and the deterministic layer reads the conversation once."""
@@ -346,7 +382,7 @@ class Engine:
         short = len(text) < 25 if lang == "zh" else len(text.split()) < 8
         if prior and (short or _FOLLOW_UP_CUE.search(text)):
             query = f"{prior[-1]} {text}"
-        if lang == "zh" and self.settings.retrieval.translate_queries:
+        if self._translates(lang):
             query = f"{self._translate(query)} {query}"
         return query
 
@@ -553,8 +589,11 @@ class Engine:
              "text": self._prompted(h)}
             for i, h in enumerate(hits)
         ]
-        # The model reads facts, not the patient's verdict on them ("probably nothing"): see safety.minimising.
-        view = self.minimising.facts_view
+        # The model reads facts, not the patient's verdict on them ("probably nothing", safety.minimising) nor lines
+        # addressed to it ("level: self_care", a fake system turn: safety.context_sanitizer.without_instructions).
+        def view(message: str) -> str:
+            return without_instructions(self.minimising.facts_view(message))
+
         history = [{"role": t.role, "content": view(t.text) if t.role == "user" else t.text}
                    for t in session.turns[:-1]]
         history = history[-2 * self.settings.conversation.max_history_turns :] if history else []

@@ -86,6 +86,15 @@ class SessionStore:
             session.touched = time.monotonic()
             return session
 
+    def find(self, session_id: str) -> Session | None:
+        """The session with this id if the store still holds it (None: unknown or forgotten); never creates one."""
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None:
+                self._sessions.move_to_end(session_id)
+                session.touched = time.monotonic()
+            return session
+
     def drop(self, session_id: str) -> None:
         with self._lock:
             self._sessions.pop(session_id, None)

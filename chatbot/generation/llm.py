@@ -3,7 +3,8 @@
 ``LlamaCppLLM`` runs a local GGUF with llama-cpp-python. Every prompt starts with the same system message, and
 llama.cpp keeps the tokens of the last evaluation in its KV cache and re-evaluates only what differs, so the fixed
 system prefix (and, within a turn, the whole answer context for the triage call) is computed once, not per call.
-One lock serialises access: a single model instance serves every session without being loaded twice.
+A first-come-first-served queue (chatbot.generation.queue) serialises access: a single model instance serves every
+session without being loaded twice, and a waiting caller can tell its patient its place in line.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from chatbot.config import Settings
+from chatbot.generation.queue import GenerationQueue
 from chatbot.models.catalogue import ResolvedModel, resolve_model
 
 log = logging.getLogger(__name__)
@@ -147,9 +149,9 @@ class LlamaCppLLM:
         self.temperature = temperature
         self.seed = seed
         self._llama: Any = None
-        # Plain locks, not RLocks: a streamed answer is a generator that Gradio or Starlette may resume, or close
-        # (Stop), from another thread than the one that started it, and only a Lock may be released there.
-        self._lock = threading.Lock()  # one generation at a time
+        # Neither is tied to a thread: a streamed answer is a generator that Gradio or Starlette may resume, or close
+        # (Stop), from another thread than the one that started it, and only a Lock (or a ticket) may be freed there.
+        self.queue = GenerationQueue()  # one generation at a time, in the order asked
         self._load_lock = threading.Lock()  # one load; taken inside a generation too (logits processor)
         self._option_tokens: dict[tuple[str, ...], dict[str, list[int]]] = {}
 
@@ -184,7 +186,7 @@ class LlamaCppLLM:
 
     def reset_cache(self) -> None:
         """Forget the KV cache (benchmarks use this to measure a turn without prefix reuse)."""
-        with self._lock:
+        with self.queue.hold():
             self.llama.reset()
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None) -> Iterator[str]:
@@ -255,7 +257,7 @@ class LlamaCppLLM:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)) + 3
 
     def _run(self, call: _Call) -> Iterator[str]:
-        with self._lock:
+        with self.queue.hold():
             try:
                 chunks = self.llama.create_chat_completion(
                     messages=call.messages,
@@ -291,7 +293,8 @@ class FakeLLM:
     ``triage_json`` lets a test script the model's triage output (including garbage), ``choice_probabilities`` the
     probabilities it gives a ``Choice`` (the decided option then replaces the level in its JSON), and ``fail``
     makes every call raise, to exercise the fallback paths. ``delay_s`` pauses before each streamed word and each
-    triage reply (``llm.fake_delay_s``), so a browser test can watch a turn unfold and stop it mid-answer.
+    triage reply (``llm.fake_delay_s``), so a browser test can watch a turn unfold and stop it mid-answer. Its calls
+    wait in a ``GenerationQueue`` as the real model's do, so queuing is tested without a model.
     """
 
     name = "fake"
@@ -313,16 +316,18 @@ class FakeLLM:
         self.fail = fail
         self.choice_probabilities = choice_probabilities
         self.calls: list[list[Message]] = []
+        self.queue = GenerationQueue()
 
     def stream(self, messages: Sequence[Message], max_tokens: int, deadline: float | None = None) -> Iterator[str]:
-        self.calls.append(list(messages))
-        if self.fail:
-            raise GenerationError("fake failure")
-        text = self.answer or _fake_answer(messages[-1]["content"])
-        for word in text.split(" "):
-            if self.delay_s:
-                time.sleep(self.delay_s)
-            yield word + " "
+        with self.queue.hold():
+            self.calls.append(list(messages))
+            if self.fail:
+                raise GenerationError("fake failure")
+            text = self.answer or _fake_answer(messages[-1]["content"])
+            for word in text.split(" "):
+                if self.delay_s:
+                    time.sleep(self.delay_s)
+                yield word + " "
 
     def complete_json(
         self,
@@ -332,6 +337,10 @@ class FakeLLM:
         deadline: float | None = None,
         choice: Choice | None = None,
     ) -> str:
+        with self.queue.hold():
+            return self._complete_json(messages, choice)
+
+    def _complete_json(self, messages: Sequence[Message], choice: Choice | None) -> str:
         self.calls.append(list(messages))
         if self.fail:
             raise GenerationError("fake failure")

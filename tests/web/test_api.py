@@ -86,6 +86,19 @@ def test_chat_returns_the_answer_object_and_continues_a_session(client):
     assert session.user_messages == [QUESTION, "and what if it lasts a week?"]
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_unknown_session_id_is_a_404_that_says_how_to_start_anew(client, stream):
+    sessions = len(client.app.state.sessions)
+    response = client.post("/v1/chat", json={"message": QUESTION, "session_id": "forgotten-1", "stream": stream})
+    error = _assert_error(response, 404, "session_not_found")
+    assert "Unknown or expired session_id" in error["message"] and "without session_id" in error["message"]
+    assert len(client.app.state.sessions) == sessions  # no conversation was started under the unknown id
+    fresh = client.post("/v1/chat", json={"message": QUESTION})  # omitting it still starts one
+    assert fresh.status_code == 200 and fresh.json()["session_id"] != "forgotten-1"
+    triage = client.post("/v1/triage", json={"message": QUESTION, "session_id": "forgotten-1"})
+    _assert_error(triage, 404, "session_not_found")
+
+
 def test_chat_stream_is_server_sent_events_ending_with_the_answer(client):
     response = client.post("/v1/chat", json={"message": QUESTION, "stream": True})
     assert response.status_code == 200
@@ -310,15 +323,17 @@ def _cross_talk(client) -> None:
     sessions, turns = 8, 3
 
     def patient(i: int) -> tuple[str, list[str]]:
-        sid = f"patient-{i}"
+        sid = None  # the first turn starts the conversation; the server names it
         sent = []
         for turn in range(turns):
             message = f"patient {i} turn {turn}: my sore throat hurts, what can I do at home?"
             stream = turn % 2 == 1
-            response = client.post("/v1/chat", json={"message": message, "session_id": sid, "stream": stream})
+            body = {"message": message, "stream": stream, **({"session_id": sid} if sid else {})}
+            response = client.post("/v1/chat", json=body)
             assert response.status_code == 200, response.text
             final = _sse(response.text)[-1][1] if stream else response.json()
-            assert final["session_id"] == sid
+            assert sid is None or final["session_id"] == sid
+            sid = final["session_id"]
             sent.append(message)
         return sid, sent
 

@@ -18,6 +18,11 @@ from chatbot.conversation import InputError
 log = logging.getLogger(__name__)
 
 INTERNAL_ERROR = "The assistant hit an internal problem; please try again."
+UNKNOWN_SESSION = (
+    "Unknown or expired session_id: this server does not hold that conversation (it may have restarted, or "
+    "forgotten it to make room). To start a new conversation, send the message without session_id; the reply "
+    "carries the new conversation's session_id."
+)
 _STATUS_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",

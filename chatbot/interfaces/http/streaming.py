@@ -1,8 +1,11 @@
 """Server-sent events (via sse-starlette) for ``/v1/chat``, and the plumbing every streamed turn shares.
 
 Wire format of ``/v1/chat`` with ``stream: true``: one ``event: <type>`` + ``data: <json>`` block per engine event
-(escalation, status, triage, token, replace, answer), the escalation always first for a red flag; an error after
-the stream started arrives as ``event: error``. Separators are plain ``\\n`` (what every SSE client reads).
+(escalation, status, queue, triage, token, replace, answer), the escalation always first for a red flag; an error
+after the stream started arrives as ``event: error``. ``queue`` comes only while other patients' turns hold the
+in-process model: ``position`` (1 = next; 0 = this turn's model work starts now), ``estimate_s`` (null: not known
+yet), ``language`` and ``text`` (what the page says, in the patient's language; empty at position 0).
+Separators are plain ``\\n`` (what every SSE client reads).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from chatbot.conversation import Event, InputError
 from chatbot.interfaces.http.errors import INTERNAL_ERROR, error_body
 from chatbot.interfaces.http.schemas import answer_json
 from chatbot.interfaces.records import LocalRecords
+from chatbot.interfaces.web.texts import queue_text
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +88,15 @@ def _payload(event: Event) -> tuple[str, Any]:
         return "triage", event.data["triage"].model_dump(mode="json")
     if event.type == "escalation":  # the level decided so far travels with the banner text (urgent or emergency)
         return "escalation", {"text": event.text, **(event.data or {})}
+    if event.type == "queue":  # waiting for the model behind other patients
+        return "queue", _queue_payload(event.data)
     return event.type, {"text": event.text}
+
+
+def _queue_payload(place: dict[str, Any]) -> dict[str, Any]:
+    position, estimate = place.get("position", 0), place.get("estimate_s")
+    text = queue_text(place.get("language"), position, estimate) if position else ""
+    return {"position": position, "estimate_s": estimate, "language": place.get("language"), "text": text}
 
 
 def _json(data: Any) -> str:

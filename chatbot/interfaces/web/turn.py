@@ -4,6 +4,8 @@ The patient sees two steps: "checking how urgent this is" from the message until
 ``triage`` event, or the ``generating`` status when a general question gets no personal level), then "writing the
 answer" while tokens stream under the badge. The escalation banner is shown on the first event of a red-flag turn,
 before any model output, and then follows the decided level; tokens are redrawn at most every STREAM_EVERY_S.
+While other patients' turns hold the model, the step's small print says so: the place in line and about how long
+(``queue`` events), until this turn's own model work starts.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from chatbot.interfaces.web.render import (
     stopped_message,
     working_message,
 )
-from chatbot.interfaces.web.texts import TEXTS, texts
+from chatbot.interfaces.web.texts import TEXTS, queue_text, texts
 
 STREAM_EVERY_S = 0.05  # at most ~20 redraws a second while tokens arrive
 CHECKING, WRITING = "checking", "generating"  # the steps, named as texts.yaml names their labels
@@ -77,6 +79,12 @@ class TurnView:
             self.detail = self.t[event.text]  # e.g. looking up sources, while the level is still being decided
         else:
             return None
+        return self._redraw()
+
+    def _on_queue(self, event: Event) -> dict[str, Any]:
+        """In line for the model behind other patients (position 0: this turn's model work starts now)."""
+        position = event.data.get("position", 0)
+        self.detail = queue_text(self.lang, position, event.data.get("estimate_s")) if position else ""
         return self._redraw()
 
     def _on_replace(self, event: Event) -> None:  # corrected to match the decided level
