@@ -330,8 +330,8 @@ class Engine:
         """Whether the rest of the turn asks the model anything (an answer, or its level; see ``_decide``)."""
         if retrieval.hits:
             return True
-        asks_level = ctx.personal or bool(ctx.screen.hits) or bool(ctx.floors)
-        return asks_level and ctx.screen.level != TriageLevel.emergency and self.settings.conversation.model_triage
+        asks_level = ctx.screen.level != TriageLevel.emergency and self.settings.conversation.model_triage
+        return _gets_badge(ctx) and asks_level
 
     def _translates(self, lang: str) -> bool:
         return lang == "zh" and self.settings.retrieval.translate_queries
@@ -496,7 +496,7 @@ class Engine:
         it says could change that.
         """
         screen, floors, lang = ctx.screen, ctx.floors, ctx.lang
-        if not ctx.personal and not screen.hits and not floors:
+        if not _gets_badge(ctx):
             return None
         model = None
         if screen.level != TriageLevel.emergency:
@@ -736,6 +736,13 @@ def _with_choice(parsed: ModelTriage | None, choice: Choice | None) -> ModelTria
     if parsed is None:
         parsed = ModelTriage(level=choice.chosen)
     return parsed.model_copy(update={"level": TriageLevel(choice.chosen), "probabilities": choice.probabilities})
+
+
+def _gets_badge(ctx: TurnContext) -> bool:
+    """A personal badge only for a patient's own situation: symptoms told, or a rule or care floor fired (an
+    information question gets the general "when to get help" content instead). One rule for ``_decide`` and for
+    whether a turn queues for the model."""
+    return ctx.personal or bool(ctx.screen.hits) or bool(ctx.floors)
 
 
 def _sources(hits: list[Hit]) -> list[Source]:

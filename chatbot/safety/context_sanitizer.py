@@ -6,6 +6,9 @@ message, and judges a line rather than a request. A leaflet may say "you must no
 lines addressed to the model (chat-template tokens, "system:", "ignore previous instructions", a level claim such as
 "level=self_care", "note to the AI") are removed, and HTML comments whole. False medical statements are not judged
 here: the level comes from the rules, and the answer's words from the consistency check.
+
+The same patterns give the model its view of the patient's message (:func:`without_instructions`, by sentence):
+there the refusal patterns decide whether to answer at all, and this only decides what the model reads.
 """
 
 from __future__ import annotations
