@@ -9,6 +9,9 @@ service time has been measured), so the interface can say so instead of showing 
 A turn of the conversation holds one ticket for all its model work (triage, then the answer), which also keeps
 llama.cpp's KV cache for that turn's prompt. While it holds it, the model's own calls run under that ticket
 (:meth:`Ticket.lent`), so they neither queue again behind it nor let anyone in between.
+
+Only patients' turns feed the estimate: the server's own model work (the warm-up that evaluates the prompt prefix
+at start, slowed by loading) runs under an untimed ticket (``hold(timed=False)``), whose service time is not kept.
 """
 
 from __future__ import annotations
@@ -38,24 +41,36 @@ class GenerationQueue:
         self._durations: deque[float] = deque(maxlen=recent)
         self._lent: dict[int, Ticket] = {}  # thread id -> the served ticket that thread's model calls run under
 
-    def ticket(self) -> Ticket:
-        """Take a place at the end of the line (use as a context manager: leaving gives the place up)."""
+    def ticket(self, timed: bool = True) -> Ticket:
+        """Take a place at the end of the line (use as a context manager: leaving gives the place up).
+
+        An untimed ticket (``timed=False``) waits and is served like any other, but its service time does not join
+        the moving average: for work that is not a patient's turn, such as the warm-up."""
         with self._cond:
             number = next(self._numbers)
             self._waiting.append(number)
-            return Ticket(self, number)
+            return Ticket(self, number, timed=timed)
 
     @contextmanager
-    def hold(self) -> Iterator[None]:
-        """One model call: under the ticket this thread lent (a turn's), else under a new ticket waited for."""
+    def hold(self, timed: bool = True) -> Iterator[None]:
+        """One model call: under the ticket this thread lent (a turn's), else under a new ticket waited for.
+
+        ``timed=False`` takes an untimed ticket (see :meth:`ticket`) and lends it to this thread for the block, so
+        the model calls made inside it run under it instead of queuing behind it. Use it around work that runs on
+        this thread from start to end (a warm-up), not across a generator's yields: the loan belongs to the thread.
+        """
         lent = self._lent.get(threading.get_ident())
         if lent is not None and lent.served:
             yield
             return
-        with self.ticket() as ticket:
+        with self.ticket(timed=timed) as ticket:
             while not ticket.wait():
                 pass
-            yield
+            if timed:
+                yield
+            else:
+                with ticket.lent():
+                    yield
 
     def mean_duration_s(self) -> float | None:
         """The moving average of recent service times; None until one has been measured."""
@@ -97,9 +112,10 @@ class GenerationQueue:
 class Ticket:
     """One caller's place in a :class:`GenerationQueue`."""
 
-    def __init__(self, queue: GenerationQueue, number: int) -> None:
+    def __init__(self, queue: GenerationQueue, number: int, timed: bool = True) -> None:
         self.queue = queue
         self.number = number
+        self.timed = timed  # False: its service time is not kept for the estimate
         self._started: float | None = None
 
     @property
@@ -132,8 +148,8 @@ class Ticket:
         return served
 
     def leave(self) -> None:
-        """Give the place up, or finish being served (its service time then joins the moving average)."""
-        served_s = self.queue._clock() - self._started if self._started is not None else None
+        """Give the place up, or finish being served (its service time then joins the moving average, if timed)."""
+        served_s = self.queue._clock() - self._started if self._started is not None and self.timed else None
         self._started = None
         self.queue._leave(self.number, served_s)
 
@@ -141,11 +157,15 @@ class Ticket:
     def lent(self) -> Iterator[None]:
         """While the block runs, model calls made by this thread run under this (served) ticket."""
         ident = threading.get_ident()
+        before = self.queue._lent.get(ident)
         self.queue._lent[ident] = self
         try:
             yield
         finally:
-            self.queue._lent.pop(ident, None)
+            if before is None:
+                self.queue._lent.pop(ident, None)
+            else:
+                self.queue._lent[ident] = before
 
     def __enter__(self) -> Ticket:
         return self

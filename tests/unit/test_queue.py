@@ -155,6 +155,70 @@ def test_leaving_while_in_line_frees_the_place_and_serving_ends_it():
     assert not queue.busy()
 
 
+def test_an_untimed_hold_is_served_in_turn_but_left_out_of_the_estimate():
+    now = [0.0]
+    queue = GenerationQueue(clock=lambda: now[0])
+    nested: list[str] = []
+
+    def warm_up() -> None:
+        with queue.hold(timed=False), queue.hold():  # the inner call runs under the same (lent) ticket, not a 2nd
+            nested.append("prefix")
+            now[0] += 30.0  # a slow warm-up (loading the model)
+
+    _in_thread(warm_up)  # a second ticket would wait behind the first forever
+    assert nested == ["prefix"] and not queue.busy()
+    assert queue.mean_duration_s() is None  # the warm-up taught the estimate nothing
+    with queue.hold():
+        now[0] += 4.0  # a patient's turn
+    assert queue.mean_duration_s() == pytest.approx(4.0)  # only the patient's turn counts
+
+
+def test_an_untimed_ticket_waits_its_place_like_any_other():
+    queue = GenerationQueue()
+    release = _served(queue)
+    untimed = queue.ticket(timed=False)
+    assert untimed.position == 1 and not untimed.wait(0)
+    release.set()
+    assert untimed.wait(WAIT)
+    untimed.leave()
+    assert not queue.busy() and queue.mean_duration_s() is not None  # the turn before it was timed, as always
+
+
+def test_the_models_warm_up_is_not_timed_as_a_patients_turn(tmp_path):
+    from chatbot.generation.llm import LlamaCppLLM
+    from chatbot.models.catalogue import ResolvedModel
+
+    class Llama:
+        def create_chat_completion(self, **kwargs):
+            return iter([{"choices": [{"delta": {"content": "ok"}}]}])
+
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 10.0  # each reading 10 s later: any timed service would be measured
+        return now[0]
+
+    llm = LlamaCppLLM(ResolvedModel("m", tmp_path / "m.gguf", ""), 2048, 1, 0, 0.2, 1)
+    llm._llama = Llama()
+    llm.queue = GenerationQueue(clock=clock)
+    _in_thread(lambda: llm.warm_up([{"role": "system", "content": "prefix"}]))
+    assert llm.queue.mean_duration_s() is None and not llm.queue.busy()
+    assert "".join(llm.stream([{"role": "user", "content": "hi"}], 8)) == "ok"
+    assert llm.queue.mean_duration_s() == pytest.approx(10.0)  # a patient's call is timed
+
+
+def _in_thread(work) -> None:
+    """Run ``work`` in a thread and fail, instead of hanging, if it does not finish (e.g. queued behind itself)."""
+    done = threading.Event()
+
+    def run() -> None:
+        work()
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    assert done.wait(WAIT), "never finished: queued behind its own ticket?"
+
+
 def _in_line(queue: GenerationQueue) -> int:
     with queue._cond:
         return len(queue._waiting)

@@ -8,14 +8,16 @@ import json
 import threading
 from collections.abc import Iterator
 
+import pytest
 from fastapi.testclient import TestClient
 
 from chatbot.conversation import Event, Session
 from chatbot.generation.queue import GenerationQueue, Ticket
+from chatbot.interfaces import waiting
 from chatbot.interfaces.http.app import create_api
+from chatbot.interfaces.waiting import WAITING_TEXTS as TEXTS
 from chatbot.interfaces.web import turn as turn_view
 from chatbot.interfaces.web.handlers import WebChat
-from chatbot.interfaces.web.texts import TEXTS
 
 EMERGENCY = "crushing chest pain spreading to my left arm and I'm sweating"
 SYMPTOM = "My sore throat hurts when I swallow, what can I do at home?"
@@ -93,6 +95,31 @@ def test_a_stopped_waiting_turn_gives_its_place_up(engine):
     assert later.position == 1  # only the holder is ahead
     later.leave()
     other.leave()
+
+
+# ---- the wording (chatbot/interfaces/waiting.yaml, shared by the page and the API) ------------------------------
+def test_the_wording_speaks_both_languages_and_falls_back_to_english():
+    assert {"en", "zh"} <= set(TEXTS)
+    for lang in ("en", "zh"):
+        assert {"queue_wait", "queue_wait_unknown"} <= set(TEXTS[lang])
+    assert waiting.queue_text("zh", 2, 3.1) == TEXTS["zh"]["queue_wait"].format(position=2, seconds=4)
+    assert waiting.queue_text("zh", 2, 0.2) == TEXTS["zh"]["queue_wait"].format(position=2, seconds=1)
+    for lang in ("fr", None, ""):  # unknown or missing: English
+        assert waiting.queue_text(lang, 3, None) == TEXTS["en"]["queue_wait_unknown"].format(position=3)
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("en: [not, a, mapping", "while parsing"),  # broken YAML
+    ("- a list\n", "mapping of languages"),
+    ("en:\n  queue_wait: 'a {position} {seconds}'\n  queue_wait_unknown: 'b {position}'\n", "'zh' is missing"),
+    ("en:\n  queue_wait: 'a {position} {seconds}'\n  queue_wait_unknown: 'b {position}'\n"
+     "zh:\n  queue_wait: 'c {position} {seconds}'\n", "lacks queue_wait_unknown"),
+])
+def test_a_broken_wording_file_fails_at_load(tmp_path, content, problem):
+    path = tmp_path / "waiting.yaml"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(Exception, match=problem):
+        waiting._load(path)
 
 
 # ---- the page -----------------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from chatbot.conversation import Event, InputError
 from chatbot.interfaces.http.errors import INTERNAL_ERROR, error_body
 from chatbot.interfaces.http.schemas import answer_json
 from chatbot.interfaces.records import LocalRecords
-from chatbot.interfaces.web.texts import queue_text
+from chatbot.interfaces.waiting import queue_text
 
 log = logging.getLogger(__name__)
 

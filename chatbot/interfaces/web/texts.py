@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,3 @@ LANGUAGES: list[tuple[str, str]] = [(t["language_name"], lang) for lang, t in TE
 def texts(lang: str | None) -> dict[str, Any]:
     """The texts of one language; an unknown or missing language falls back to English."""
     return TEXTS.get(lang or DEFAULT_LANGUAGE, TEXTS[DEFAULT_LANGUAGE])
-
-
-def queue_text(lang: str | None, position: int, estimate_s: float | None) -> str:
-    """A turn waiting for the model, in the patient's language: their place in line and about how long (whole
-    seconds, rounded up) or, before any answer has been timed, that the wait is not known yet."""
-    t = texts(lang)
-    if estimate_s is None:
-        return t["queue_wait_unknown"].format(position=position)
-    return t["queue_wait"].format(position=position, seconds=max(1, math.ceil(estimate_s)))

@@ -15,6 +15,7 @@ from typing import Any
 
 from chatbot.answer import Answer
 from chatbot.conversation import Event
+from chatbot.interfaces.waiting import queue_text
 from chatbot.interfaces.web.render import (
     assistant_message,
     badge_html,
@@ -23,7 +24,7 @@ from chatbot.interfaces.web.render import (
     stopped_message,
     working_message,
 )
-from chatbot.interfaces.web.texts import TEXTS, queue_text, texts
+from chatbot.interfaces.web.texts import TEXTS, texts
 
 STREAM_EVERY_S = 0.05  # at most ~20 redraws a second while tokens arrive
 CHECKING, WRITING = "checking", "generating"  # the steps, named as texts.yaml names their labels
