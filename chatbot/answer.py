@@ -78,7 +78,8 @@ class Triage(BaseModel):
     follow_up_questions: list[str] = Field(default_factory=list)
     care_floors: list[CareFloor] = Field(default_factory=list)
     criteria: list[Criterion] = Field(
-        default_factory=list, description="the library's own warning signs behind the fired rules (English for now)"
+        default_factory=list,
+        description="the library's own warning signs behind the fired rules, in the patient's language",
     )
     rules_level: TriageLevel | None = Field(None, description="what the red-flag rules alone said (None: no rule)")
     floor_level: TriageLevel | None = Field(None, description="the highest care floor (None: no floor held)")

@@ -26,7 +26,9 @@ from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, 
 from chatbot.generation.citations import CitationCheck, Cues
 from chatbot.generation.echo import EchoFilter, LoopGuard
 from chatbot.generation.queue import places, run_under
-from chatbot.knowledge.criteria import CriteriaIndex, load_index, rulebook_files
+from chatbot.knowledge.criteria import SECTION_EMERGENCY, CriteriaIndex, load_index, rulebook_files
+from chatbot.knowledge.criteria import Criterion as Sign
+from chatbot.knowledge.sign_translations import load_sign_translations, sign_key
 from chatbot.knowledge.topic_names import conditions_for, load_topic_names
 from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
 from chatbot.retrieval.tokenize import tokenize
@@ -144,6 +146,11 @@ class Engine:
         rulebook, knowledge = self.settings.path(self.settings.safety.rulebook), self.settings.knowledge_dir
         return load_index(knowledge / "topics", rulebook_files(rulebook), self.red_flags,
                           knowledge / "warning_signs_exempt.yaml", self.settings.data_dir / "cache")
+
+    @cached_property
+    def sign_translations(self) -> dict[tuple[str, str], str]:
+        """Chinese versions of the warning-sign bullets (knowledge/warning_signs_zh/)."""
+        return load_sign_translations(self.settings.knowledge_dir / "warning_signs_zh")
 
     @cached_property
     def floors(self) -> CareFloors:
@@ -514,17 +521,34 @@ class Engine:
     def _add_criteria(self, triage: Triage, sources: list[Source], ctx: TurnContext) -> None:
         """The library's own warning signs behind the fired rules, from the topics of this turn's evidence, as
         reasons right after the rules' ("Abdominal pain → When to get help the same day: pain that started …").
-        English only: the bullets have no reviewed Chinese versions yet, and a Chinese patient reads Chinese."""
+        In Chinese, the topic's Chinese name, the section's and the bullet's translation; a bullet or topic without
+        one is left out: a Chinese patient reads Chinese."""
         template = texts_for("criterion_reason").get(ctx.lang)
         if not template or not triage.red_flags:
             return
         topics = list(dict.fromkeys(s.topic_id for s in sources if s.topic_id))
-        found = self.criteria.for_rules([h.id for h in triage.red_flags], topics, set(tokenize(ctx.text)))
-        triage.criteria = [Criterion(topic_id=c.topic_id, title=c.title, section=c.section, text=c.text,
-                                     rules=list(c.rules)) for c in found]
-        reasons = [template.format(title=c.title, section=c.section, sign=c.text) for c in found]
+        shown = [Criterion(topic_id=c.topic_id, title=title, section=section, text=text, rules=list(c.rules))
+                 for c in self.criteria.for_rules([h.id for h in triage.red_flags], topics, set(tokenize(ctx.text)),
+                                                  text_of=lambda c: self._criterion_text(c, ctx.lang))
+                 for title, section, text in [self._criterion_words(c, ctx.lang)]]
+        triage.criteria = shown
+        reasons = [template.format(title=c.title, section=c.section, sign=c.text) for c in shown]
         at = len(triage.red_flags)  # the rules' reasons come first, one per fired rule
         triage.reasons[at:at] = [r for r in reasons if r not in triage.reasons]
+
+    def _criterion_text(self, criterion: Sign, lang: str) -> str | None:
+        """A bullet in ``lang``: its own English, or its translation and only with the topic named in ``lang``."""
+        if lang == "en":
+            return criterion.text
+        if not self.topic_names.get(criterion.topic_id, {}).get(lang):
+            return None
+        return self.sign_translations.get(sign_key(criterion.topic_id, criterion.text)) if lang == "zh" else None
+
+    def _criterion_words(self, criterion: Sign, lang: str) -> tuple[str, str, str]:
+        """(topic, section, sign) as the patient reads them."""
+        section = "section_emergency" if criterion.section == SECTION_EMERGENCY else "section_same_day"
+        title = self.topic_names.get(criterion.topic_id, {}).get(lang) or criterion.title
+        return title, texts_for(section).get(lang, criterion.section), self._criterion_text(criterion, lang) or ""
 
     def _with_decision(
         self, session: Session, ctx: TurnContext, hits: list[Hit], triage: Triage

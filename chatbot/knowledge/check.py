@@ -174,6 +174,7 @@ def run_check(settings: Settings, list_missed: bool = False) -> int:
     console.print(f"topics: {len(topics.grades)} checked, median reading grade {median:.1f}")
     if not rule_problems:
         problems += _coverage(settings, console, list_missed)
+    problems += _translations(settings, console)
     if problems:
         console.print(f"[red]{len(problems)} problem(s):[/red]")
         for problem in problems:
@@ -210,3 +211,17 @@ def _coverage(settings: Settings, console: object, list_missed: bool) -> list[st
             "run 'python -m chatbot knowledge coverage' for the list"
         )
     return problems
+
+
+def _translations(settings: Settings, console: object) -> list[str]:
+    """Print how many warning signs have a Chinese version; a translation of a bullet that was since edited or
+    removed is a problem (a Chinese patient would read an outdated sign), a bullet without one is only counted (its
+    reason is left out of a Chinese reply)."""
+    from chatbot.knowledge.sign_translations import load_sign_translations, sign_key, stale
+    from chatbot.knowledge.warning_signs import iter_warning_signs
+
+    translations = load_sign_translations(settings.knowledge_dir / "warning_signs_zh")
+    bullets = {sign_key(s.topic_id, s.text) for s in iter_warning_signs(settings.knowledge_dir / "topics")}
+    console.print(f"warning signs with a Chinese version: {len(bullets & set(translations))}/{len(bullets)}")  # type: ignore
+    return [f"warning_signs_zh: no such warning sign any more: {topic}: {text}"
+            for topic, text in stale(translations, bullets)]

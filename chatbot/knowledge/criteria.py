@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +27,8 @@ from chatbot.knowledge.warning_signs import WarningSign, load_exemptions, measur
 from chatbot.retrieval.tokenize import tokenize
 
 log = logging.getLogger(__name__)
+SECTION_EMERGENCY = "When to call emergency services"
+SECTION_SAME_DAY = "When to get help the same day"
 _MEMO: dict[str, CriteriaIndex] = {}  # per process: every engine of a process shares one map per content
 
 
@@ -52,17 +54,21 @@ class CriteriaIndex:
                 self._by_rule.setdefault(rule, []).append(criterion)
 
     def for_rules(self, rule_ids: Iterable[str], topics: list[str], words: set[str] | None = None,
-                  limit: int = 3) -> list[Criterion]:
+                  limit: int = 3, text_of: Callable[[Criterion], str | None] | None = None) -> list[Criterion]:
         """For each rule (in order), a bullet it recognises in the first of ``topics`` (the turn's evidence, most
         relevant first) that has one: the one sharing most of ``words`` (the patient's), so the reason names what
-        the patient described. A rule whose bullets are all in other topics gives nothing."""
+        the patient described. A rule whose bullets are all in other topics gives nothing.
+
+        ``text_of`` gives the wording a bullet is shown in (a translation), compared with ``words`` instead of the
+        English; a bullet it has no wording for is not offered."""
+        show = text_of or (lambda c: c.text)
         out: list[Criterion] = []
         for rule in rule_ids:
-            found = [c for c in self._by_rule.get(rule, []) if c not in out]
+            found = [c for c in self._by_rule.get(rule, []) if c not in out and show(c)]
             for topic in topics:
                 here = [c for c in found if c.topic_id == topic]
                 if here:
-                    out.append(max(here, key=lambda c: len(words & set(tokenize(c.text))) if words else 0))
+                    out.append(max(here, key=lambda c: len(words & set(tokenize(show(c) or ""))) if words else 0))
                     break
             if len(out) == limit:
                 break
@@ -115,8 +121,7 @@ def rulebook_files(path: Path) -> list[Path]:
 
 
 def _criterion(sign: WarningSign, fired: list[str]) -> Criterion:
-    section = ("When to call emergency services" if sign.level == TriageLevel.emergency
-               else "When to get help the same day")
+    section = SECTION_EMERGENCY if sign.level == TriageLevel.emergency else SECTION_SAME_DAY
     return Criterion(sign.topic_id, sign.title, section, sign.text.rstrip(". "), tuple(fired))
 
 

@@ -74,7 +74,7 @@ def test_the_map_is_cached_by_content_and_rebuilt_when_a_file_changes(screen, to
     assert "sore-throat" not in {c.topic_id for c in again.criteria} and len(list(cache.glob("*.json"))) == 2
 
 
-def test_an_english_turn_shows_the_librarys_sign_after_the_rules_and_a_chinese_one_no_english(engine):
+def test_an_english_turn_shows_the_librarys_sign_after_the_rules_and_a_chinese_one_its_translation(engine):
     session = Session()
     triage = engine.ask(session, "I'm 58 and I have crushing chest pain spreading to my left arm").triage
     assert triage.red_flags and triage.criteria
@@ -82,8 +82,36 @@ def test_an_english_turn_shows_the_librarys_sign_after_the_rules_and_a_chinese_o
     assert triage.reasons[at].startswith(f"{triage.criteria[0].title} → {triage.criteria[0].section}: ")
     assert set(triage.criteria[0].rules) & {h.id for h in triage.red_flags}
     zh = engine.ask(Session(), "我58岁，胸口压榨样疼痛，一直放射到左臂").triage
+    assert zh.red_flags and zh.criteria
+    assert zh.reasons[len(zh.red_flags)].startswith(f"{zh.criteria[0].title} → {zh.criteria[0].section}：")
+    assert zh.criteria[0].section in {"需要立即拨打急救电话的情况", "需要当天就医的情况"}
+    assert not any(re.search(r"[A-Za-z]{3,}", r) for r in zh.reasons)
+
+
+def test_every_bullet_has_one_current_chinese_version_and_a_missing_one_is_left_out(engine, tmp_path):
+    from chatbot.knowledge.sign_translations import load_sign_translations, sign_key, stale
+    from chatbot.knowledge.warning_signs import iter_warning_signs
+
+    translations = load_sign_translations(KNOWLEDGE / "warning_signs_zh")
+    bullets = [sign_key(s.topic_id, s.text) for s in iter_warning_signs(KNOWLEDGE / "topics")]
+    assert stale(translations, bullets) == []  # an edited bullet must be translated again, not shown outdated
+    assert set(bullets) <= set(translations)
+    assert all(not re.search(r"[A-Za-z]{3,}", zh) for zh in translations.values())
+    # without translations a Chinese turn shows the rules' reasons only, never the English bullet
+    engine.sign_translations = {}
+    zh = engine.ask(Session(), "我58岁，胸口压榨样疼痛，一直放射到左臂").triage
     assert zh.red_flags and zh.criteria == []
     assert not any(re.search(r"[A-Za-z]{3,}", r) for r in zh.reasons)
+
+
+def test_a_broken_translation_line_is_skipped_not_shown(tmp_path, caplog):
+    from chatbot.knowledge.sign_translations import load_sign_translations
+
+    (tmp_path / "x.jsonl").write_text(
+        '{"topic_id": "a", "en": "chest pain.", "zh": "胸痛"}\nnot json\n{"topic_id": "b", "en": "x", "zh": "no"}\n',
+        encoding="utf-8")
+    assert load_sign_translations(tmp_path) == {("a", "chest pain"): "胸痛"}
+    assert "not a translation" in caplog.text and "no Chinese" in caplog.text
 
 
 def _traceable(reason: str, triage, lang: str) -> bool:
