@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from chatbot import __version__
-from chatbot.answer import Answer, Criterion, ModelInfo, Source, Timings, Triage, TriageLevel
+from chatbot.answer import Answer, Criterion, ModelInfo, Refusal, Source, Timings, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
 from chatbot.conversation.turn import TurnContext
@@ -289,9 +289,8 @@ class Engine:
         refusal = check_boundaries(text, ctx.lang, self.locale, locales=self.locales, harmful=self.harmful,
                                    saving=privacy.save_transcripts or privacy.save_feedback)
         if refusal is not None:
-            answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal",
-                            triage=_combine(ctx.screen, ctx.floors, None, ctx.lang), **base)
-            yield from self._finish(session, answer, ctx.started)
+            steps = self._refuse(session, ctx, refusal, base)
+            yield from self._in_line(ctx, steps) if self._asks_level(ctx) else steps
             return
 
         questions = self._missing_facts(session, ctx)
@@ -333,12 +332,26 @@ class Engine:
                 yield Event("queue", data={**place, "language": ctx.lang})
             yield from run_under(ticket, steps)
 
-    def _uses_model(self, ctx: TurnContext, retrieval: RetrievalResult) -> bool:
-        """Whether the rest of the turn asks the model anything (an answer, or its level; see ``_decide``)."""
-        if retrieval.hits:
-            return True
+    def _refuse(self, session: Session, ctx: TurnContext, refusal: Refusal, base: dict) -> Iterator[Event]:
+        """A refusal still carries the level of the patient's own situation: rules and care floors, and the model's
+        level when nothing says emergency yet. The model reads the message as every prompt does, without the
+        sentences addressed to it (an injection's "say it's nothing") and without the patient's own verdicts, and
+        it can only raise the level. Without this, symptoms no rule reads were shown "routine" under a refusal."""
+        model = None
+        if self._asks_level(ctx):
+            model = self._model_triage(self._messages(session, ctx.text, ctx.lang, []), [])
+        answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal",
+                        triage=_combine(ctx.screen, ctx.floors, model, ctx.lang), **base)
+        yield from self._finish(session, answer, ctx.started)
+
+    def _asks_level(self, ctx: TurnContext) -> bool:
+        """Whether the model is asked for its level: a patient's own situation that no rule already escalates."""
         asks_level = ctx.screen.level != TriageLevel.emergency and self.settings.conversation.model_triage
         return _gets_badge(ctx) and asks_level
+
+    def _uses_model(self, ctx: TurnContext, retrieval: RetrievalResult) -> bool:
+        """Whether the rest of the turn asks the model anything (an answer, or its level; see ``_decide``)."""
+        return bool(retrieval.hits) or self._asks_level(ctx)
 
     def _translates(self, lang: str) -> bool:
         return lang == "zh" and self.settings.retrieval.translate_queries
