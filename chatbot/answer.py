@@ -71,7 +71,9 @@ class Criterion(BaseModel):
 
 class Triage(BaseModel):
     level: TriageLevel
-    decided_by: str = Field(..., description="rules | facts (a care floor) | model | both (model and rules agree)")
+    decided_by: str = Field(
+        ..., description="rules | facts (a care floor) | model | both (model and rules agree) | signs (an emergency "
+        "sign the model read in the message, chatbot.safety.probes)")
     reasons: list[str] = Field(default_factory=list)
     red_flags: list[RedFlag] = Field(default_factory=list)
     possible_conditions: list[str] = Field(default_factory=list)
@@ -84,8 +86,12 @@ class Triage(BaseModel):
     rules_level: TriageLevel | None = Field(None, description="what the red-flag rules alone said (None: no rule)")
     floor_level: TriageLevel | None = Field(None, description="the highest care floor (None: no floor held)")
     model_level: TriageLevel | None = Field(None, description="what the model alone said (None: not run or failed)")
+    probe_level: TriageLevel | None = Field(None, description="the level of the signs the model read (None: none)")
     model_probabilities: dict[str, float] = Field(
         default_factory=dict, description="the model's probability of each level, when the backend exposes them"
+    )
+    probe_probabilities: dict[str, float] = Field(
+        default_factory=dict, description="the model's P(Yes) for each emergency sign it was asked about (probes)"
     )
 
 

@@ -139,6 +139,18 @@ class LevelThresholds(_Section):
     self_care: float = Field(0.6, ge=0.0, le=1.0, description="otherwise P(self_care) at or above this: self_care")
 
 
+class ProbeSettings(_Section):
+    """Emergency signs read by the model as yes/no answers (chatbot/safety/probes.py; questions in ``path``).
+
+    ``cut`` is P(Yes) at or above which a sign counts; it was fitted for ``triage.calibrated_for`` on the vignette
+    bank's dev split, and like the level thresholds it applies only to that model (any other: probes are off).
+    """
+
+    enabled: bool = True
+    path: Path = Path("knowledge/probes.yaml")
+    cut: float = Field(0.8, ge=0.0, le=1.0)
+
+
 class TriageSettings(_Section):
     """How the model's level is decided: its greedy pick, or calibrated thresholds on its level probabilities.
 
@@ -155,6 +167,7 @@ class TriageSettings(_Section):
         "the rules, the care floors and a see-a-doctor fallback. full: it also writes reasons, conditions and "
         "follow-up questions as free text (about 200 more tokens per turn).",
     )
+    probes: ProbeSettings = Field(default_factory=ProbeSettings)
 
 
 class GenerationSettings(_Section):

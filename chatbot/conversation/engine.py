@@ -42,6 +42,7 @@ from chatbot.safety import (
     check_boundaries,
     combine_triage,
     decide_level,
+    decided_by,
     detect_language,
     escalation_message,
     intake_questions,
@@ -58,6 +59,7 @@ from chatbot.safety.harmful import HarmfulRequestFilter, load_filter
 from chatbot.safety.locales import LocaleTable
 from chatbot.safety.messages import texts_for
 from chatbot.safety.minimising import Minimising
+from chatbot.safety.probes import ANSWERS, FIRST_TOKEN, PROBE_PREFIX, Probes, yes_probability
 
 log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -151,6 +153,10 @@ class Engine:
     def sign_translations(self) -> dict[tuple[str, str], str]:
         """Chinese versions of the warning-sign bullets (knowledge/warning_signs_zh/)."""
         return load_sign_translations(self.settings.knowledge_dir / "warning_signs_zh")
+
+    @cached_property
+    def probes(self) -> Probes:
+        return Probes.from_path(self.settings.path(self.settings.triage.probes.path))
 
     @cached_property
     def floors(self) -> CareFloors:
@@ -294,6 +300,10 @@ class Engine:
             return
 
         questions = self._missing_facts(session, ctx)
+        if questions and self._may_ask(session, one_shot) and self._reads_signs(ctx):
+            # an emergency in words no rule reads is not quizzed: the model's yes/no readings come first
+            yield from self._in_line(ctx, self._read_signs(session, ctx))
+            questions = [] if ctx.level_so_far == TriageLevel.emergency else questions
         if questions and self._may_ask(session, one_shot):
             session.intake_rounds += 1
             body = self.prompts.text("intake_intro", ctx.lang) + "\n" + "\n".join(f"- {q}" for q in questions)
@@ -339,9 +349,9 @@ class Engine:
         it can only raise the level. Without this, symptoms no rule reads were shown "routine" under a refusal."""
         model = None
         if self._asks_level(ctx):
-            model = self._model_triage(self._messages(session, ctx.text, ctx.lang, []), [])
-        answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal",
-                        triage=_combine(ctx.screen, ctx.floors, model, ctx.lang), **base)
+            model = self._model_level(session, ctx, self._messages(session, ctx.text, ctx.lang, []), [])
+        triage = self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), [], ctx)
+        answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal", triage=triage, **base)
         yield from self._finish(session, answer, ctx.started)
 
     def _asks_level(self, ctx: TurnContext) -> bool:
@@ -420,7 +430,7 @@ class Engine:
         lang, started = ctx.lang, ctx.started
         sources = _sources(retrieval.hits)
         messages = self._messages(session, ctx.text, lang, retrieval.hits)
-        triage = self._decide(ctx, messages, sources)
+        triage = self._decide(session, ctx, messages, sources)
         ctx.timings.triage_ms = (time.perf_counter() - started) * 1000
         if triage is not None:
             # The level is decided before a word of the answer: the badge shows now, and the answer is told it.
@@ -508,24 +518,91 @@ class Engine:
         fixed = [text.format(emergency=emergency) for text in advice if text]
         return [*fixed, self.prompts.text("no_sources", lang), self.prompts.text("model_error", lang)]
 
-    def _decide(self, ctx: TurnContext, messages: list[dict[str, str]], sources: list[Source]) -> Triage | None:
+    def _decide(self, session: Session, ctx: TurnContext, messages: list[dict[str, str]], sources: list[Source]
+                ) -> Triage | None:
         """The turn's level, before the answer: rules and care floors, then the model's level probabilities.
 
         An information question ("what are the warning signs of a stroke?") with no personal symptom and nothing
         fired gets no personal badge (None). The model is not asked when a rule already says emergency: nothing
         it says could change that.
         """
-        screen, floors, lang = ctx.screen, ctx.floors, ctx.lang
         if not _gets_badge(ctx):
             return None
         model = None
-        if screen.level != TriageLevel.emergency:
-            model = self._model_triage(messages, sources)
-        return self._explained(_combine(screen, floors, model, lang), sources, ctx)
+        if ctx.screen.level != TriageLevel.emergency:
+            model = self._model_level(session, ctx, messages, sources)
+        return self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), sources, ctx)
+
+    def _model_level(self, session: Session, ctx: TurnContext, messages: list[dict[str, str]],
+                     sources: list[Source]) -> ModelTriage | None:
+        """The model's part of the level: first its yes/no readings of emergency signs (which join the turn's
+        floors), then, unless one of them already says emergency, its level probabilities."""
+        for _ in self._read_signs(session, ctx):
+            pass
+        if ctx.level_so_far == TriageLevel.emergency:
+            return None
+        return self._model_triage(messages, sources)
+
+    def _reads_signs(self, ctx: TurnContext) -> bool:
+        """Whether the yes/no readings apply: a patient's own situation no rule escalates yet, probes on, and the
+        model their cut-off was fitted for (see ``level_choice``)."""
+        return self._reads_signs_at_all() and self._asks_level(ctx)
+
+    def _reads_signs_at_all(self) -> bool:
+        cfg = self.settings
+        fitted = cfg.llm.model == cfg.triage.calibrated_for and cfg.llm.model_path is None
+        return cfg.triage.probes.enabled and fitted
+
+    def _read_signs(self, session: Session, ctx: TurnContext, every: bool = False) -> Iterator[Event]:
+        """Read the probes once per turn (a generator without events, so it can run in the model's queue); the
+        signs that fire join ``ctx.floors``. ``every``: ask all of them (evaluations record each reading)."""
+        if ctx.probes is not None or not self._reads_signs(ctx):
+            return
+        yield from ()
+        text = self._probe_text(session)
+        cut = self.settings.triage.probes.cut
+        reading = self.probes.read(text, self._yes, cut, every=every)
+        ctx.probes = reading.probabilities
+        ctx.floors = [*ctx.floors, *reading.fired]
+
+    def _probe_text(self, session: Session) -> str:
+        """The patient's messages as the probes read them (facts, without verdicts or lines addressed to the
+        model), the oldest left out first until the longest probe prompt fits the context window."""
+        views = [without_instructions(self.minimising.facts_view(m)) for m in session.user_messages]
+        longest = max(self.probes.ids, key=lambda i: len(self.probes.prompt("", i)[-1]["content"]))
+        budget = self.llm.n_ctx - 8  # one token is generated
+
+        def fits(text: str) -> bool:
+            return self.llm.count_tokens(self.probes.prompt(text, longest)) <= budget
+
+        while len(views) > 1 and not fits(" ".join(views)):
+            views = views[1:]
+        text = " ".join(views)
+        while text and not fits(text):
+            text = text[len(text) // 5:]  # one message over the window: its end is what the patient said last
+        return text
+
+    def probe_level(self, probabilities: dict[str, float | None]) -> TriageLevel | None:
+        """The level recorded readings raise to under the current cut-off (evaluations re-decide with it)."""
+        if not self._reads_signs_at_all():
+            return None
+        fired = self.probes.fired(probabilities, self.settings.triage.probes.cut)
+        return TriageLevel.highest(*(f.level for f in fired))
+
+    def _yes(self, messages: list[dict[str, str]]) -> float | None:
+        """The model's P(Yes) for one probe prompt; None when it fails or cannot be read (no reading, no floor)."""
+        choice = Choice(FIRST_TOKEN, ANSWERS, lambda probs: max(probs, key=probs.__getitem__))
+        try:
+            self.llm.choose(messages, choice)
+        except GenerationError as exc:
+            log.warning("probe failed: %s", exc)
+            return None
+        return yes_probability(choice.probabilities)
 
     def _explained(self, triage: Triage, sources: list[Source], ctx: TurnContext) -> Triage:
         """What the patient reads beside the level, composed from evidence (the full turn and triage_only alike):
         the matched topics' names as conditions to discuss, the library's own warning signs as reasons."""
+        triage.probe_probabilities = {k: v for k, v in (ctx.probes or {}).items() if v is not None}
         if not triage.possible_conditions:  # the matched topics' names, not the model's free text
             triage.possible_conditions = conditions_for([s.topic_id for s in sources], self.topic_names, ctx.lang)
         self._add_criteria(triage, sources, ctx)
@@ -712,7 +789,13 @@ class Engine:
             run_model = use_model if use_model is not None else ctx.screen.level != TriageLevel.emergency
             model = None
             if run_model:
-                model = self._model_triage(self._messages(session, text, ctx.lang, retrieval.hits), sources)
+                messages = self._messages(session, text, ctx.lang, retrieval.hits)
+                if use_model:  # evaluations: each layer's own opinion is recorded, whatever the others said
+                    for _ in self._read_signs(session, ctx, every=True):
+                        pass
+                    model = self._model_triage(messages, sources)
+                else:
+                    model = self._model_level(session, ctx, messages, sources)
             triage = self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), sources, ctx)
             ctx.timings.total_ms = (time.perf_counter() - ctx.started) * 1000
             answer = Answer(answer="; ".join(triage.reasons), triage=triage, sources=sources, kind="triage",
@@ -763,6 +846,14 @@ def _combine(
     triage.rules_level = screen.level
     triage.model_level = model.level if model is not None else None
     triage.model_probabilities = dict(model.probabilities) if model is not None else {}
+    # the signs the model read (probes) are their own layer, not facts the rules read: reported apart
+    care = [f.level for f in floors if not f.id.startswith(PROBE_PREFIX)]
+    triage.floor_level = TriageLevel.highest(*care)
+    triage.probe_level = TriageLevel.highest(*(f.level for f in floors if f.id.startswith(PROBE_PREFIX)))
+    triage.decided_by = decided_by(screen.level, triage.model_level, triage.floor_level)
+    others = [x.rank for x in (screen.level, triage.floor_level, triage.model_level) if x is not None]
+    if triage.probe_level is not None and triage.probe_level.rank > max(others, default=-1):
+        triage.decided_by = "signs"
     return triage
 
 

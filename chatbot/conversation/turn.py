@@ -30,6 +30,7 @@ class TurnContext:
     personal: bool  # some message in the conversation does (a personal badge is due)
     escalation: str | None
     started: float = field(default_factory=time.perf_counter)
+    probes: dict[str, float | None] | None = None  # the model's yes/no readings, once read (chatbot.safety.probes)
     timings: Timings = field(default_factory=Timings)
 
     @property

@@ -112,6 +112,10 @@ class ChatLLM(Protocol):
         scripted); a backend that cannot leaves ``choice.chosen`` as None and the output as the model wrote it.
         """
 
+    def choose(self, messages: Sequence[Message], choice: Choice, deadline: float | None = None) -> None:
+        """Settle ``choice`` at the reply's first token (one token is generated): a yes/no reading of a message.
+        A backend that cannot read the probabilities leaves ``choice.chosen`` as None."""
+
     def count_tokens(self, messages: Sequence[Message]) -> int:
         """Tokens the chat-formatted messages take, for fitting the context window."""
 
@@ -205,6 +209,10 @@ class LlamaCppLLM:
         processor = self._choice_processor(choice) if choice is not None else None
         return "".join(self._run(_Call(list(messages), max_tokens, deadline, fmt, processor)))
 
+    def choose(self, messages: Sequence[Message], choice: Choice, deadline: float | None = None) -> None:
+        for _ in self._run(_Call(list(messages), 1, deadline, None, self._choice_processor(choice))):
+            pass
+
     def _choice_processor(self, choice: Choice) -> Callable[[Any, Any], Any]:
         """A llama.cpp logits processor that reads the options' probabilities at the trigger and masks the others.
 
@@ -292,7 +300,8 @@ class FakeLLM:
     """Deterministic stand-in for unit tests: cites the first passage and emits schema-shaped JSON for triage.
 
     ``triage_json`` lets a test script the model's triage output (including garbage), ``choice_probabilities`` the
-    probabilities it gives a ``Choice`` (the decided option then replaces the level in its JSON), and ``fail``
+    probabilities it gives a ``Choice`` (the decided option then replaces the level in its JSON),
+    ``yes_probability`` its P(Yes) for a yes/no reading (``choose``; from the prompt's last message), and ``fail``
     makes every call raise, to exercise the fallback paths. ``delay_s`` pauses before each streamed word and each
     triage reply (``llm.fake_delay_s``), so a browser test can watch a turn unfold and stop it mid-answer. Its calls
     wait in a ``GenerationQueue`` as the real model's do, so queuing is tested without a model.
@@ -310,12 +319,14 @@ class FakeLLM:
         fail: bool = False,
         choice_probabilities: dict[str, float] | None = None,
         delay_s: float = 0.0,
+        yes_probability: Callable[[str], float | None] | None = None,
     ):
         self.answer = answer
         self.delay_s = delay_s
         self.triage_json = triage_json
         self.fail = fail
         self.choice_probabilities = choice_probabilities
+        self.yes_probability = yes_probability
         self.calls: list[list[Message]] = []
         self.queue = GenerationQueue()
 
@@ -340,6 +351,16 @@ class FakeLLM:
     ) -> str:
         with self.queue.hold():
             return self._complete_json(messages, choice)
+
+    def choose(self, messages: Sequence[Message], choice: Choice, deadline: float | None = None) -> None:
+        """``yes_probability`` (given the prompt's last message) scripts a yes/no reading; without it, no reading."""
+        with self.queue.hold():
+            self.calls.append(list(messages))
+            if self.fail:
+                raise GenerationError("fake failure")
+            p = self.yes_probability(messages[-1]["content"]) if self.yes_probability else None
+            if p is not None and choice.options == ("Yes", "No"):
+                choice.settle({"Yes": p, "No": 1.0 - p})
 
     def _complete_json(self, messages: Sequence[Message], choice: Choice | None) -> str:
         self.calls.append(list(messages))

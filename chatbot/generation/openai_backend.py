@@ -154,6 +154,14 @@ class OpenAIChatLLM:
             self._settle(choice, tokens)
         return "".join(pieces)
 
+    def choose(self, messages: Sequence[Message], choice: Choice, deadline: float | None = None) -> None:
+        payload = self._payload(messages, 1)
+        payload.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
+        tokens: list[dict[str, Any]] = []
+        for chunk in self._chunks(payload, deadline):
+            tokens.extend(_logprob_entries(chunk))
+        self._settle(choice, tokens)
+
     def _constraint(self, schema: dict) -> dict[str, Any]:
         """The request fields that constrain the output to ``schema``.
 

@@ -101,6 +101,8 @@ def _run_case(engine: Any, case: TriageCase, use_model: bool) -> dict[str, Any]:
         "red_flags": [f.id for f in triage.red_flags],
         "care_floors": [f.id for f in triage.care_floors],
         "model_probabilities": triage.model_probabilities,
+        "probe_level": triage.probe_level.value if triage.probe_level else None,
+        "probe_probabilities": triage.probe_probabilities,
         "seconds": round(time.perf_counter() - started, 2),
     }
 
@@ -119,13 +121,24 @@ def _redecide(engine: Any, case: TriageCase, row: dict[str, Any]) -> dict[str, A
     if choice is not None:
         model = choice.decide(row["model_probabilities"])
     model_level = TriageLevel(model) if model in LEVELS else None
-    final = TriageLevel.highest(model_level, rules, floor) or TriageLevel.routine
-    updated = {**row, "model": model, "combined": final.value,
+    probe = engine.probe_level(row.get("probe_probabilities") or {}) if row.get("used_model") else None
+    final = TriageLevel.highest(model_level, rules, floor, probe) or TriageLevel.routine
+    updated = {**row, "model": model, "combined": final.value, "probe_level": probe.value if probe else None,
                "decided_by": decided_by(rules, model_level, floor)}
-    for key in ("rules_raw", "red_flag_level", "floor_level", "rules", "red_flags", "care_floors"):
+    for key in ("rules_raw", "red_flag_level", "floor_level", "rules", "red_flags"):
         updated[key] = fresh[key]
-    same = all(updated.get(k) == row.get(k) for k in ("model", "combined", "rules", "red_flags", "care_floors"))
+    updated["care_floors"] = [*fresh["care_floors"], *(f"probe.{p}" for p in _fired(engine, row))]
+    same = all(updated.get(k) == row.get(k)
+               for k in ("model", "combined", "rules", "red_flags", "care_floors", "probe_level"))
     return row if same else updated
+
+
+def _fired(engine: Any, row: dict[str, Any]) -> list[str]:
+    """The probes a recorded row's readings fire under the current cut-off."""
+    if not row.get("used_model"):
+        return []
+    return [f.id.removeprefix("probe.") for f in engine.probes.fired(row.get("probe_probabilities") or {},
+                                                                    engine.settings.triage.probes.cut)]
 
 
 def _predictors(use_model: bool) -> tuple[str, ...]:

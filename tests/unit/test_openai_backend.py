@@ -257,3 +257,18 @@ def test_engine_level_choice_goes_through_the_server(engine):
     assert triage.model_probabilities["urgent"] == pytest.approx(0.5 / 0.95, abs=1e-3)
     assert triage.model_level == decide_level(triage.model_probabilities, engine.settings.triage.thresholds)
 
+
+
+def test_a_yes_no_reading_takes_one_token_and_its_probabilities():
+    from chatbot.safety.probes import ANSWERS, FIRST_TOKEN
+
+    first = {"token": "Yes", "logprob": math.log(0.6), "top_logprobs": _top(Yes=0.6, No=0.3, Maybe=0.1)}
+    server = FakeServer(pieces=["Yes"], logprobs=[first])
+    choice = Choice(FIRST_TOKEN, ANSWERS, lambda p: max(p, key=p.__getitem__))
+    _llm(server).choose(MESSAGES, choice)
+    assert choice.probabilities["Yes"] == pytest.approx(0.6 / 0.9, abs=1e-3)
+    body = server.requests[-1][1]
+    assert body["max_tokens"] == 1 and body["logprobs"] is True and "grammar" not in body
+    unread = Choice(FIRST_TOKEN, ANSWERS, lambda p: max(p, key=p.__getitem__))
+    _llm(FakeServer(pieces=["Yes"], logprobs=None)).choose(MESSAGES, unread)
+    assert unread.chosen is None  # no logprobs: no reading, never a guess
