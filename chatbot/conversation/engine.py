@@ -303,6 +303,7 @@ class Engine:
         if questions and self._may_ask(session, one_shot) and self._reads_signs(ctx):
             # an emergency in words no rule reads is not quizzed: the model's yes/no readings come first
             yield from self._in_line(ctx, self._read_signs(session, ctx))
+            base["escalation"] = ctx.escalation
             questions = [] if ctx.level_so_far == TriageLevel.emergency else questions
         if questions and self._may_ask(session, one_shot):
             session.intake_rounds += 1
@@ -347,9 +348,11 @@ class Engine:
         level when nothing says emergency yet. The model reads the message as every prompt does, without the
         sentences addressed to it (an injection's "say it's nothing") and without the patient's own verdicts, and
         it can only raise the level. Without this, symptoms no rule reads were shown "routine" under a refusal."""
+        yield from self._read_signs(session, ctx)
+        base["escalation"] = ctx.escalation
         model = None
-        if self._asks_level(ctx):
-            model = self._model_level(session, ctx, self._messages(session, ctx.text, ctx.lang, []), [])
+        if self._asks_level(ctx) and ctx.level_so_far != TriageLevel.emergency:
+            model = self._model_triage(self._messages(session, ctx.text, ctx.lang, []), [])
         triage = self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), [], ctx)
         answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal", triage=triage, **base)
         yield from self._finish(session, answer, ctx.started)
@@ -430,6 +433,9 @@ class Engine:
         lang, started = ctx.lang, ctx.started
         sources = _sources(retrieval.hits)
         messages = self._messages(session, ctx.text, lang, retrieval.hits)
+        if _gets_badge(ctx):
+            yield from self._read_signs(session, ctx)  # before the level: an escalation is shown at once
+            base["escalation"] = ctx.escalation
         triage = self._decide(session, ctx, messages, sources)
         ctx.timings.triage_ms = (time.perf_counter() - started) * 1000
         if triage is not None:
@@ -558,12 +564,17 @@ class Engine:
         signs that fire join ``ctx.floors``. ``every``: ask all of them (evaluations record each reading)."""
         if ctx.probes is not None or not self._reads_signs(ctx):
             return
-        yield from ()
         text = self._probe_text(session)
         cut = self.settings.triage.probes.cut
         reading = self.probes.read(text, self._yes, cut, every=every)
         ctx.probes = reading.probabilities
         ctx.floors = [*ctx.floors, *reading.fired]
+        if any(f.level == TriageLevel.emergency for f in reading.fired):
+            # the same escalation a rule gives (the locale's number, what to do while waiting), shown at once
+            ctx.escalation = escalation_message(with_emergency_floors(ctx.screen, reading.fired), ctx.lang,
+                                                self.locale, self.locales)
+            yield Event("escalation", text=ctx.escalation, data={"level": TriageLevel.emergency.value,
+                                                                 "language": ctx.lang})
 
     def _probe_text(self, session: Session) -> str:
         """The patient's messages as the probes read them (facts, without verdicts or lines addressed to the

@@ -125,3 +125,19 @@ def test_the_probes_read_facts_not_the_patients_verdict_nor_instructions(engine)
 
 def test_the_message_is_not_refused_under_the_fakes(engine):  # the premise of the tests above
     assert engine.ask(Session(), MESSAGE, one_shot=True).kind != "refusal"
+
+
+def test_a_sign_read_as_an_emergency_shows_the_escalation_before_the_level(engine):
+    engine._llm = FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.95))
+    events = list(engine.stream(Session(), MESSAGE))
+    kinds = [e.type for e in events]
+    assert "escalation" in kinds and kinds.index("escalation") < kinds.index("triage")
+    escalation = events[kinds.index("escalation")]
+    assert escalation.data["level"] == "emergency" and "911" in escalation.text  # the US locale of the tests
+    assert events[-1].answer.escalation == escalation.text
+
+
+def test_no_escalation_when_no_sign_is_read(engine):
+    engine._llm = FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.2))
+    events = list(engine.stream(Session(), MESSAGE))
+    assert "escalation" not in [e.type for e in events] and events[-1].answer.escalation is None
