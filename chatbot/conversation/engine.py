@@ -526,7 +526,8 @@ class Engine:
 
     def _decide(self, session: Session, ctx: TurnContext, messages: list[dict[str, str]], sources: list[Source]
                 ) -> Triage | None:
-        """The turn's level, before the answer: rules and care floors, then the model's level probabilities.
+        """The turn's level, before the answer: rules and care floors, the signs the model read (probes), then the
+        model's level probabilities.
 
         An information question ("what are the warning signs of a stroke?") with no personal symptom and nothing
         fired gets no personal badge (None). The model is not asked when a rule already says emergency: nothing
@@ -560,8 +561,9 @@ class Engine:
         return cfg.triage.probes.enabled and fitted
 
     def _read_signs(self, session: Session, ctx: TurnContext, every: bool = False) -> Iterator[Event]:
-        """Read the probes once per turn (a generator without events, so it can run in the model's queue); the
-        signs that fire join ``ctx.floors``. ``every``: ask all of them (evaluations record each reading)."""
+        """Read the probes once per turn (a generator, so it can run in the model's queue); the signs that fire
+        join ``ctx.floors``, and an emergency among them yields the escalation event a rule would. ``every``: ask
+        all of them (evaluations record each reading)."""
         if ctx.probes is not None or not self._reads_signs(ctx):
             return
         text = self._probe_text(session)
