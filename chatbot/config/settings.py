@@ -146,7 +146,7 @@ class ProbeSettings(_Section):
     bank's dev split, and like the level thresholds it applies only to that model (any other: probes are off).
     """
 
-    enabled: bool = True
+    enabled: bool = Field(False, description="off by default: no held-out gain with the default model (README)")
     path: Path = Path("knowledge/probes.yaml")
     cut: float = Field(0.8, ge=0.0, le=1.0)
 

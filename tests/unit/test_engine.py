@@ -134,9 +134,7 @@ def test_history_is_trimmed_to_fit_the_context_window(engine):
     engine.llm.n_ctx = 1200
     engine.llm.calls.clear()
     engine.ask(session, "And what about the sore throat now?")
-    probes = [c for c in engine.llm.calls if "Question:" in c[-1]["content"]]
-    assert probes and all(engine.llm.count_tokens(c) <= 1200 for c in probes)  # they read 8 long messages too
-    prompt = next(c for c in engine.llm.calls if c not in probes)
+    prompt = engine.llm.calls[0]
     assert engine.llm.count_tokens(prompt) <= 1200 - engine.settings.llm.max_tokens
     assert prompt[0]["role"] == "system"
     assert "Question 0 about" not in json.dumps(prompt)  # the oldest turns went first
@@ -177,10 +175,8 @@ def test_control_characters_and_lone_surrogates_do_not_crash():
 def test_refusal_for_prescription_request(engine):
     answer = engine.ask(Session(), "Please prescribe me amoxicillin for my sore throat")
     assert answer.kind == "refusal" and answer.refusal.kind == "prescription"
-    # the model is asked only about the level of the patient's situation (its yes/no signs, its level); it writes
-    # nothing the patient reads
-    assert all("Question:" in c[-1]["content"] or "how soon this patient needs care" in c[-1]["content"]
-               for c in engine.llm.calls)
+    # the model is asked only for the level of the patient's situation; it writes nothing the patient reads
+    assert engine.llm.calls and all("how soon this patient needs care" in c[-1]["content"] for c in engine.llm.calls)
     assert answer.answer == answer.refusal.message
 
 

@@ -31,6 +31,27 @@ def _probe_calls(llm: FakeLLM) -> list:
     return [c for c in llm.calls if c and "Question:" in c[-1]["content"]]
 
 
+def _engine(tmp_path, corpus, fake: FakeLLM | None = None, **overrides) -> Engine:
+    from chatbot.embedding import FakeEmbedder
+    from chatbot.vectorstore import ChunkStore
+
+    triage = {"probes": {"enabled": True}, **overrides.pop("triage", {})}
+    settings = fake_settings(tmp_path, ingest={"paths": [str(corpus)]}, triage=triage, **overrides)
+    engine = Engine(settings, llm=fake or FakeLLM(), store=ChunkStore(FakeEmbedder(), "knowledge", settings.chroma_dir))
+    engine.ensure_index(progress=False)
+    return engine
+
+
+@pytest.fixture
+def engine(tmp_path, mini_corpus) -> Engine:
+    """The probes are off by default (README): these tests switch them on."""
+    return _engine(tmp_path, mini_corpus)
+
+
+def test_the_probes_are_off_by_default(tmp_path):
+    assert fake_settings(tmp_path).triage.probes.enabled is False
+
+
 def test_the_bundled_probes_load_with_both_languages_and_unique_ids():
     probes = Probes.from_path(PROBES)
     assert len(probes.ids) == len(set(probes.ids)) >= 5
@@ -76,13 +97,8 @@ def test_no_probe_is_asked_when_a_rule_already_escalates(engine):
 @pytest.mark.parametrize("override", [{"triage": {"probes": {"enabled": False}}},
                                       {"llm": {"backend": "fake", "model": "qwen2.5-coder-0.5b"}}])
 def test_probes_off_or_another_model_ask_nothing(tmp_path, mini_corpus, override):
-    from chatbot.embedding import FakeEmbedder
-    from chatbot.vectorstore import ChunkStore
-
-    settings = fake_settings(tmp_path, ingest={"paths": [str(mini_corpus)]}, **override)
     llm = FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.95))
-    engine = Engine(settings, llm=llm, store=ChunkStore(FakeEmbedder(), "knowledge", settings.chroma_dir))
-    engine.ensure_index(progress=False)
+    engine = _engine(tmp_path, mini_corpus, llm, **override)
     triage = engine.ask(Session(), MESSAGE, one_shot=True).triage
     assert _probe_calls(llm) == [] and triage.probe_probabilities == {}
 
@@ -99,16 +115,11 @@ def test_a_failing_probe_is_no_reading_not_an_error(engine):
 
 
 def test_an_emergency_read_by_the_probes_is_not_quizzed_with_intake_questions(tmp_path, mini_corpus):
-    from chatbot.embedding import FakeEmbedder
-    from chatbot.vectorstore import ChunkStore
-
-    settings = fake_settings(tmp_path, ingest={"paths": [str(mini_corpus)]}, conversation={"intake_enabled": True})
-    store = ChunkStore(FakeEmbedder(), "knowledge", settings.chroma_dir)
-    quiet = Engine(settings, llm=FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.1)), store=store)
-    quiet.ensure_index(progress=False)
+    intake = {"conversation": {"intake_enabled": True}}
+    quiet = _engine(tmp_path, mini_corpus, FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.1)), **intake)
     message = "I've had a headache since this morning"
     assert quiet.ask(Session(), message).kind == "intake"  # the premise: this message gets intake questions
-    loud = Engine(settings, llm=FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.95)), store=store)
+    loud = _engine(tmp_path, mini_corpus, FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.95)), **intake)
     answer = loud.ask(Session(), message)
     assert answer.kind != "intake"
     assert answer.triage is not None and answer.triage.level == TriageLevel.emergency
@@ -141,3 +152,15 @@ def test_no_escalation_when_no_sign_is_read(engine):
     engine._llm = FakeLLM(triage_json=SELF_CARE, yes_probability=_answers(0.2))
     events = list(engine.stream(Session(), MESSAGE))
     assert "escalation" not in [e.type for e in events] and events[-1].answer.escalation is None
+
+
+def test_the_readings_fit_the_context_window_of_a_long_conversation(engine):
+    session = Session()
+    for i in range(8):
+        engine.ask(session, f"Question {i} about sore throat and swallowing pain " + "detail " * 150)
+    engine.llm.n_ctx = 1200
+    engine.llm.calls.clear()
+    engine.ask(session, "And now I feel dizzy and a bit muddled")
+    probes = _probe_calls(engine.llm)
+    assert probes and all(engine.llm.count_tokens(c) <= 1200 for c in probes)
+    assert all("dizzy and a bit muddled" in c[-1]["content"] for c in probes)  # the newest words are kept
