@@ -29,6 +29,20 @@ def fake_settings(tmp_path: Path, **overrides):
     return load_settings("cpu", overrides=base, environ={})
 
 
+def long_conversation(engine, last: str, n_ctx: int = 1200) -> list:
+    """Eight long turns, then a context window shrunk to ``n_ctx`` and ``last`` asked: the model calls of that
+    last turn (tests of prompt fitting)."""
+    from chatbot.conversation import Session
+
+    session = Session()
+    for i in range(8):
+        engine.ask(session, f"Question {i} about sore throat and swallowing pain " + "detail " * 150)
+    engine.llm.n_ctx = n_ctx
+    engine.llm.calls.clear()
+    engine.ask(session, last)
+    return engine.llm.calls
+
+
 @pytest.fixture
 def settings(tmp_path):
     return fake_settings(tmp_path)

@@ -9,6 +9,7 @@ from chatbot.conversation import InputError, Session, TurnError
 from chatbot.conversation.engine import Event, clean_message
 from chatbot.conversation.session import Turn
 from chatbot.generation import FakeLLM
+from tests.conftest import long_conversation
 
 EMERGENCY = "I have crushing chest pain spreading to my left arm and I'm sweating a lot"
 
@@ -128,13 +129,7 @@ def test_follow_up_question_uses_previous_question_for_retrieval(engine):
 
 
 def test_history_is_trimmed_to_fit_the_context_window(engine):
-    session = Session()
-    for i in range(8):
-        engine.ask(session, f"Question {i} about sore throat and swallowing pain " + "detail " * 150)
-    engine.llm.n_ctx = 1200
-    engine.llm.calls.clear()
-    engine.ask(session, "And what about the sore throat now?")
-    prompt = engine.llm.calls[0]
+    prompt = long_conversation(engine, "And what about the sore throat now?")[0]
     assert engine.llm.count_tokens(prompt) <= 1200 - engine.settings.llm.max_tokens
     assert prompt[0]["role"] == "system"
     assert "Question 0 about" not in json.dumps(prompt)  # the oldest turns went first

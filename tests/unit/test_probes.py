@@ -13,7 +13,7 @@ from chatbot.config import PROJECT_ROOT
 from chatbot.conversation import Engine, Session
 from chatbot.generation import FakeLLM
 from chatbot.safety.probes import Probes, ProbesError
-from tests.conftest import fake_settings
+from tests.conftest import fake_settings, long_conversation
 
 PROBES = PROJECT_ROOT / "knowledge" / "probes.yaml"
 SELF_CARE = json.dumps({"level": "self_care", "reasons": [], "red_flags": [], "possible_conditions": [],
@@ -155,12 +155,7 @@ def test_no_escalation_when_no_sign_is_read(engine):
 
 
 def test_the_readings_fit_the_context_window_of_a_long_conversation(engine):
-    session = Session()
-    for i in range(8):
-        engine.ask(session, f"Question {i} about sore throat and swallowing pain " + "detail " * 150)
-    engine.llm.n_ctx = 1200
-    engine.llm.calls.clear()
-    engine.ask(session, "And now I feel dizzy and a bit muddled")
+    long_conversation(engine, "And now I feel dizzy and a bit muddled")
     probes = _probe_calls(engine.llm)
     assert probes and all(engine.llm.count_tokens(c) <= 1200 for c in probes)
     assert all("dizzy and a bit muddled" in c[-1]["content"] for c in probes)  # the newest words are kept
