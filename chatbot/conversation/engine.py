@@ -595,12 +595,11 @@ class Engine:
             text = text[len(text) // 5:]  # one message over the window: its end is what the patient said last
         return text
 
-    def probe_level(self, probabilities: dict[str, float | None]) -> TriageLevel | None:
-        """The level recorded readings raise to under the current cut-off (evaluations re-decide with it)."""
+    def fired_signs(self, probabilities: dict[str, float | None]) -> list[FiredFloor]:
+        """The signs recorded readings fire under the current settings (evaluations re-decide with them)."""
         if not self._reads_signs_at_all():
-            return None
-        fired = self.probes.fired(probabilities, self.settings.triage.probes.cut)
-        return TriageLevel.highest(*(f.level for f in fired))
+            return []
+        return self.probes.fired(probabilities, self.settings.triage.probes.cut)
 
     def _yes(self, messages: list[dict[str, str]]) -> float | None:
         """The model's P(Yes) for one probe prompt; None when it fails or cannot be read (no reading, no floor)."""

@@ -121,24 +121,17 @@ def _redecide(engine: Any, case: TriageCase, row: dict[str, Any]) -> dict[str, A
     if choice is not None:
         model = choice.decide(row["model_probabilities"])
     model_level = TriageLevel(model) if model in LEVELS else None
-    probe = engine.probe_level(row.get("probe_probabilities") or {}) if row.get("used_model") else None
+    signs = engine.fired_signs(row.get("probe_probabilities") or {}) if row.get("used_model") else []
+    probe = TriageLevel.highest(*(f.level for f in signs))
     final = TriageLevel.highest(model_level, rules, floor, probe) or TriageLevel.routine
     updated = {**row, "model": model, "combined": final.value, "probe_level": probe.value if probe else None,
                "decided_by": decided_by(rules, model_level, floor)}
     for key in ("rules_raw", "red_flag_level", "floor_level", "rules", "red_flags"):
         updated[key] = fresh[key]
-    updated["care_floors"] = [*fresh["care_floors"], *(f"probe.{p}" for p in _fired(engine, row))]
+    updated["care_floors"] = [*fresh["care_floors"], *(f.id for f in signs)]
     same = all(updated.get(k) == row.get(k)
                for k in ("model", "combined", "rules", "red_flags", "care_floors", "probe_level"))
     return row if same else updated
-
-
-def _fired(engine: Any, row: dict[str, Any]) -> list[str]:
-    """The probes a recorded row's readings fire under the current cut-off."""
-    if not row.get("used_model"):
-        return []
-    return [f.id.removeprefix("probe.") for f in engine.probes.fired(row.get("probe_probabilities") or {},
-                                                                    engine.settings.triage.probes.cut)]
 
 
 def _predictors(use_model: bool) -> tuple[str, ...]:

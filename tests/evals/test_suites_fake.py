@@ -16,13 +16,14 @@ from evals.suites.latency import PeakRSS
 from evals.suites.safety import expected_level, messages_of
 
 
-def _config(tmp_path, corpus):
+def _config(tmp_path, corpus, **extra):
     path = tmp_path / "fake.yaml"
     path.write_text(yaml.safe_dump({
         "data_dir": str(tmp_path / "data"),
         "llm": {"backend": "fake"},
         "embedding": {"backend": "fake"},
         "ingest": {"paths": [str(corpus)]},
+        **extra,
     }))
     return path
 
@@ -84,6 +85,26 @@ def test_resume_redecides_the_model_level_from_recorded_probabilities(tmp_path, 
     assert second["model"] == "routine"  # no probabilities recorded: left as it was
     assert any("re-decided" in note for note in report["suites"]["triage"]["notes"])
     assert saved.read_text().count("\n") == 2  # rewritten in place, one line per case
+
+
+def test_resume_redecides_recorded_sign_readings_only_when_the_readings_are_on(tmp_path, mini_corpus):
+    out = tmp_path / "out"
+    args = ["run", "--suite", "triage", "--dataset", "own", "--limit", "2", "--out", str(out), "--no-progress"]
+    assert main([*args, "--config", str(_config(tmp_path, mini_corpus))]) == 0
+    saved = out / "cases" / "triage-own.jsonl"
+    rows = [json.loads(line) for line in saved.read_text().splitlines()]
+    low = min(rows, key=lambda r: ["self_care", "routine", "urgent", "emergency"].index(r["combined"]))
+    assert low["combined"] != "emergency"
+    low["probe_probabilities"] = {"conscious": 0.95, "breathing": 0.1}
+    saved.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert main([*args, "--config", str(_config(tmp_path, mini_corpus)), "--resume"]) == 0  # readings off
+    cases = {c["id"]: c for c in json.loads((out / "report.json").read_text())["suites"]["triage"]["details"]["own"]}
+    assert cases[low["id"]]["combined"] == low["combined"]
+    on = _config(tmp_path, mini_corpus, triage={"probes": {"enabled": True}})
+    assert main([*args, "--config", str(on), "--resume"]) == 0
+    cases = {c["id"]: c for c in json.loads((out / "report.json").read_text())["suites"]["triage"]["details"]["own"]}
+    assert cases[low["id"]]["combined"] == "emergency" and cases[low["id"]]["probe_level"] == "emergency"
+    assert "probe.conscious" in cases[low["id"]]["care_floors"]
 
 
 def test_unknown_dataset_is_a_usage_error(capsys):
