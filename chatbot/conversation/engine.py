@@ -21,6 +21,7 @@ from chatbot import __version__
 from chatbot.answer import Answer, Criterion, ModelInfo, Refusal, Source, Timings, Triage, TriageLevel
 from chatbot.config import Settings
 from chatbot.conversation.session import Session, Turn
+from chatbot.conversation.signs import SignReader
 from chatbot.conversation.turn import TurnContext
 from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
 from chatbot.generation.citations import CitationCheck, Cues
@@ -59,7 +60,7 @@ from chatbot.safety.harmful import HarmfulRequestFilter, load_filter
 from chatbot.safety.locales import LocaleTable
 from chatbot.safety.messages import texts_for
 from chatbot.safety.minimising import Minimising
-from chatbot.safety.probes import ANSWERS, FIRST_TOKEN, PROBE_PREFIX, Probes, yes_probability
+from chatbot.safety.probes import PROBE_PREFIX, Probes
 
 log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -155,8 +156,10 @@ class Engine:
         return load_sign_translations(self.settings.knowledge_dir / "warning_signs_zh")
 
     @cached_property
-    def probes(self) -> Probes:
-        return Probes.from_path(self.settings.path(self.settings.triage.probes.path))
+    def signs(self) -> SignReader:
+        """The model's yes/no readings of emergency signs (conversation/signs.py, safety/probes.py)."""
+        probes = Probes.from_path(self.settings.path(self.settings.triage.probes.path))
+        return SignReader(self.settings, probes, lambda: self.llm, self._model_view)
 
     @cached_property
     def floors(self) -> CareFloors:
@@ -551,24 +554,16 @@ class Engine:
         return self._model_triage(messages, sources)
 
     def _reads_signs(self, ctx: TurnContext) -> bool:
-        """Whether the yes/no readings apply: a patient's own situation no rule escalates yet, probes on, and the
-        model their cut-off was fitted for (see ``level_choice``)."""
-        return self._reads_signs_at_all() and self._asks_level(ctx)
-
-    def _reads_signs_at_all(self) -> bool:
-        cfg = self.settings
-        fitted = cfg.llm.model == cfg.triage.calibrated_for and cfg.llm.model_path is None
-        return cfg.triage.probes.enabled and fitted
+        """Whether the yes/no readings apply: a patient's own situation no rule escalates yet, and reading is on."""
+        return self.signs.on and self._asks_level(ctx)
 
     def _read_signs(self, session: Session, ctx: TurnContext, every: bool = False) -> Iterator[Event]:
-        """Read the probes once per turn (a generator, so it can run in the model's queue); the signs that fire
-        join ``ctx.floors``, and an emergency among them yields the escalation event a rule would. ``every``: ask
-        all of them (evaluations record each reading)."""
+        """Read the signs once per turn (a generator, so it can run in the model's queue); those that fire join
+        ``ctx.floors``, and an emergency among them yields the escalation event a rule would. ``every``: ask all
+        of them (evaluations record each reading)."""
         if ctx.probes is not None or not self._reads_signs(ctx):
             return
-        text = self._probe_text(session)
-        cut = self.settings.triage.probes.cut
-        reading = self.probes.read(text, self._yes, cut, every=every)
+        reading = self.signs.read(session.user_messages, every=every)
         ctx.probes = reading.probabilities
         ctx.floors = [*ctx.floors, *reading.fired]
         if any(f.level == TriageLevel.emergency for f in reading.fired):
@@ -577,39 +572,6 @@ class Engine:
                                                 self.locale, self.locales)
             yield Event("escalation", text=ctx.escalation, data={"level": TriageLevel.emergency.value,
                                                                  "language": ctx.lang})
-
-    def _probe_text(self, session: Session) -> str:
-        """The patient's messages as the probes read them (facts, without verdicts or lines addressed to the
-        model), the oldest left out first until the longest probe prompt fits the context window."""
-        views = [without_instructions(self.minimising.facts_view(m)) for m in session.user_messages]
-        longest = max(self.probes.ids, key=lambda i: len(self.probes.prompt("", i)[-1]["content"]))
-        budget = self.llm.n_ctx - 8  # one token is generated
-
-        def fits(text: str) -> bool:
-            return self.llm.count_tokens(self.probes.prompt(text, longest)) <= budget
-
-        while len(views) > 1 and not fits(" ".join(views)):
-            views = views[1:]
-        text = " ".join(views)
-        while text and not fits(text):
-            text = text[len(text) // 5:]  # one message over the window: its end is what the patient said last
-        return text
-
-    def fired_signs(self, probabilities: dict[str, float | None]) -> list[FiredFloor]:
-        """The signs recorded readings fire under the current settings (evaluations re-decide with them)."""
-        if not self._reads_signs_at_all():
-            return []
-        return self.probes.fired(probabilities, self.settings.triage.probes.cut)
-
-    def _yes(self, messages: list[dict[str, str]]) -> float | None:
-        """The model's P(Yes) for one probe prompt; None when it fails or cannot be read (no reading, no floor)."""
-        choice = Choice(FIRST_TOKEN, ANSWERS, lambda probs: max(probs, key=probs.__getitem__))
-        try:
-            self.llm.choose(messages, choice)
-        except GenerationError as exc:
-            log.warning("probe failed: %s", exc)
-            return None
-        return yes_probability(choice.probabilities)
 
     def _explained(self, triage: Triage, sources: list[Source], ctx: TurnContext) -> Triage:
         """What the patient reads beside the level, composed from evidence (the full turn and triage_only alike):
@@ -715,11 +677,7 @@ class Engine:
              "text": self._prompted(h)}
             for i, h in enumerate(hits)
         ]
-        # The model reads facts, not the patient's verdict on them ("probably nothing", safety.minimising) nor lines
-        # addressed to it ("level: self_care", a fake system turn: safety.context_sanitizer.without_instructions).
-        def view(message: str) -> str:
-            return without_instructions(self.minimising.facts_view(message))
-
+        view = self._model_view
         history = [{"role": t.role, "content": view(t.text) if t.role == "user" else t.text}
                    for t in session.turns[:-1]]
         history = history[-2 * self.settings.conversation.max_history_turns :] if history else []
@@ -740,6 +698,12 @@ class Engine:
                 history = history[2:]
             else:
                 passages = passages[:-1]
+
+    def _model_view(self, message: str) -> str:
+        """A patient message as the model reads it: facts, not the patient's verdict on them ("probably nothing",
+        safety.minimising) nor lines addressed to the model ("level: self_care", a fake system turn:
+        safety.context_sanitizer.without_instructions)."""
+        return without_instructions(self.minimising.facts_view(message))
 
     def _prompted(self, hit: Hit) -> str:
         """A passage as the model reads it: instruction-like lines removed, clipped at a sentence end."""

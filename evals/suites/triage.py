@@ -121,7 +121,7 @@ def _redecide(engine: Any, case: TriageCase, row: dict[str, Any]) -> dict[str, A
     if choice is not None:
         model = choice.decide(row["model_probabilities"])
     model_level = TriageLevel(model) if model in LEVELS else None
-    signs = engine.fired_signs(row.get("probe_probabilities") or {}) if row.get("used_model") else []
+    signs = engine.signs.fired(row.get("probe_probabilities") or {}) if row.get("used_model") else []
     probe = TriageLevel.highest(*(f.level for f in signs))
     final = TriageLevel.highest(model_level, rules, floor, probe) or TriageLevel.routine
     updated = {**row, "model": model, "combined": final.value, "probe_level": probe.value if probe else None,

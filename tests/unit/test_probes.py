@@ -85,7 +85,7 @@ def test_readings_below_the_cut_change_nothing_and_the_model_still_gives_its_lev
     assert triage.level != TriageLevel.emergency
     assert not any(f.id.startswith("probe.") for f in triage.care_floors)
     assert triage.model_level == TriageLevel.self_care
-    assert len(triage.probe_probabilities) == len(engine.probes.ids)  # every sign asked when none fires
+    assert len(triage.probe_probabilities) == len(engine.signs.probes.ids)  # every sign asked when none fires
 
 
 def test_no_probe_is_asked_when_a_rule_already_escalates(engine):
