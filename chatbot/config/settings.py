@@ -270,6 +270,12 @@ class Settings(_Section):
     def model_cache_dir(self) -> Path:
         return self.data_dir / "models"
 
+    @property
+    def model_is_calibrated(self) -> bool:
+        """Whether the configured model is the catalogue model the triage cut-offs (level thresholds, sign
+        readings) were fitted for; any other model, or a user's own file, must not use them."""
+        return self.llm.model == self.triage.calibrated_for and self.llm.model_path is None
+
     def path(self, value: Path) -> Path:
         """Resolve a project-relative path from any section (rulebook, ingest paths...)."""
         return resolve_path(value)

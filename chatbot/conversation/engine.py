@@ -306,7 +306,6 @@ class Engine:
         if questions and self._may_ask(session, one_shot) and self._reads_signs(ctx):
             # an emergency in words no rule reads is not quizzed: the model's yes/no readings come first
             yield from self._in_line(ctx, self._read_signs(session, ctx))
-            base["escalation"] = ctx.escalation
             questions = [] if ctx.level_so_far == TriageLevel.emergency else questions
         if questions and self._may_ask(session, one_shot):
             session.intake_rounds += 1
@@ -315,7 +314,7 @@ class Engine:
             if triage is not None:
                 triage.follow_up_questions = questions
             answer = Answer(answer=body, kind="intake", triage=triage, follow_up_questions=questions, **base)
-            yield from self._finish(session, answer, ctx.started)
+            yield from self._finish(session, answer, ctx)
             return
 
         yield Event("status", text="retrieving")
@@ -352,13 +351,12 @@ class Engine:
         sentences addressed to it (an injection's "say it's nothing") and without the patient's own verdicts, and
         it can only raise the level. Without this, symptoms no rule reads were shown "routine" under a refusal."""
         yield from self._read_signs(session, ctx)
-        base["escalation"] = ctx.escalation
         model = None
         if self._asks_level(ctx) and ctx.level_so_far != TriageLevel.emergency:
             model = self._model_triage(self._messages(session, ctx.text, ctx.lang, []), [])
         triage = self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), [], ctx)
         answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal", triage=triage, **base)
-        yield from self._finish(session, answer, ctx.started)
+        yield from self._finish(session, answer, ctx)
 
     def _asks_level(self, ctx: TurnContext) -> bool:
         """Whether the model is asked for its level: a patient's own situation that no rule already escalates."""
@@ -436,9 +434,7 @@ class Engine:
         lang, started = ctx.lang, ctx.started
         sources = _sources(retrieval.hits)
         messages = self._messages(session, ctx.text, lang, retrieval.hits)
-        if _gets_badge(ctx):
-            yield from self._read_signs(session, ctx)  # before the level: an escalation is shown at once
-            base["escalation"] = ctx.escalation
+        yield from self._read_signs(session, ctx)  # before the level: an escalation is shown at once
         triage = self._decide(session, ctx, messages, sources)
         ctx.timings.triage_ms = (time.perf_counter() - started) * 1000
         if triage is not None:
@@ -472,7 +468,7 @@ class Engine:
         answer.model = self.model_info()
         level = triage.level.value if triage else "-"
         log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, level, gen_ms)
-        yield from self._finish(session, answer, started)
+        yield from self._finish(session, answer, ctx)
 
     def _cite(self, session: Session, body: str, retrieval: RetrievalResult, sources: list[Source], lang: str,
               timings: Timings, level: TriageLevel | None) -> tuple[str, list[Source], str]:
@@ -745,8 +741,8 @@ class Engine:
 
     def level_choice(self) -> Choice | None:
         """Calibrated thresholds on the level probabilities, for the model they were fitted for; None = greedy."""
-        cfg, llm = self.settings.triage, self.settings.llm
-        if cfg.decision != "calibrated" or llm.model != cfg.calibrated_for or llm.model_path is not None:
+        cfg = self.settings.triage
+        if cfg.decision != "calibrated" or not self.settings.model_is_calibrated:
             return None
         return Choice(LEVEL_TRIGGER, LEVELS, lambda probs: decide_level(probs, cfg.thresholds).value)
 
@@ -805,8 +801,11 @@ class Engine:
         screen = self.crisis.screen(self.red_flags.screen([text]), [text])
         return with_emergency_floors(screen, self.floors.evaluate([text], screen.facts))
 
-    def _finish(self, session: Session, answer: Answer, started: float) -> Iterator[Event]:
-        answer.timings.total_ms = (time.perf_counter() - started) * 1000
+    def _finish(self, session: Session, answer: Answer, ctx: TurnContext) -> Iterator[Event]:
+        """Every reply of a turn ends here: its escalation is the turn's as it stands now (the rules' from the start,
+        or one a sign read during the turn raised), and its total time is taken."""
+        answer.escalation = ctx.escalation
+        answer.timings.total_ms = (time.perf_counter() - ctx.started) * 1000
         session.turns.append(Turn("assistant", answer.answer))
         session.last_sources = answer.sources
         session.last_answer = answer
@@ -826,10 +825,7 @@ def _combine(
     care = [f.level for f in floors if not f.id.startswith(PROBE_PREFIX)]
     triage.floor_level = TriageLevel.highest(*care)
     triage.probe_level = TriageLevel.highest(*(f.level for f in floors if f.id.startswith(PROBE_PREFIX)))
-    triage.decided_by = decided_by(screen.level, triage.model_level, triage.floor_level)
-    others = [x.rank for x in (screen.level, triage.floor_level, triage.model_level) if x is not None]
-    if triage.probe_level is not None and triage.probe_level.rank > max(others, default=-1):
-        triage.decided_by = "signs"
+    triage.decided_by = decided_by(screen.level, triage.model_level, triage.floor_level, triage.probe_level)
     return triage
 
 

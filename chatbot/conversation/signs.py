@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from chatbot.config import Settings
 from chatbot.generation import ChatLLM, Choice, GenerationError
 from chatbot.safety.floors import FiredFloor
-from chatbot.safety.probes import ANSWERS, FIRST_TOKEN, ProbeReading, Probes, yes_probability
+from chatbot.safety.probes import ANSWERS, FIRST_TOKEN, ProbeReading, Probes
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,7 @@ class SignReader:
     @property
     def on(self) -> bool:
         """Enabled, and the configured model is the one the cut-off was fitted for (as for the level thresholds)."""
-        cfg = self.settings
-        fitted = cfg.llm.model == cfg.triage.calibrated_for and cfg.llm.model_path is None
-        return cfg.triage.probes.enabled and fitted
+        return self.settings.triage.probes.enabled and self.settings.model_is_calibrated
 
     def read(self, messages: Sequence[str], every: bool = False) -> ProbeReading:
         """Ask the probes about the patient's ``messages`` (see :meth:`Probes.read`)."""
@@ -70,4 +68,4 @@ class SignReader:
         except GenerationError as exc:
             log.warning("probe failed: %s", exc)
             return None
-        return yes_probability(choice.probabilities)
+        return choice.probabilities.get("Yes")  # empty when the backend could not read it

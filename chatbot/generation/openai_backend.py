@@ -176,7 +176,8 @@ class OpenAIChatLLM:
                                     "json_schema": {"name": "triage", "schema": schema, "strict": True}}}
 
     def _settle(self, choice: Choice, tokens: list[dict[str, Any]]) -> None:
-        """Decide the level from its probabilities when they can be read and belong to the calibrated model."""
+        """Decide the choice (a level, or a yes/no reading) from its probabilities when they can be read and belong
+        to the calibrated model."""
         served = self.served_model().id
         if served != self.expected_model:
             self._warn_once(
@@ -192,7 +193,8 @@ class OpenAIChatLLM:
             return
         probabilities = level_probabilities(tokens, choice)
         if probabilities is None:
-            log.warning("no level probabilities at the level token in the server's logprobs; using the greedy level")
+            log.warning("no option probabilities at the choice token in the server's logprobs; the model's own "
+                        "pick is used (for a yes/no reading: no reading)")
             return
         choice.settle(probabilities)
 

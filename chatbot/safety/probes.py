@@ -101,9 +101,3 @@ class Probes:
 def _floor(spec: ProbeSpec) -> FiredFloor:
     return FiredFloor(id=PROBE_PREFIX + spec.id, level=spec.level, title={"en": spec.title.en, "zh": spec.title.zh},
                       reason={"en": spec.reason.en, "zh": spec.reason.zh})
-
-
-def yes_probability(probabilities: dict[str, float]) -> float | None:
-    """P(Yes) from a settled choice over :data:`ANSWERS` (None when it could not be read)."""
-    return probabilities.get("Yes") if probabilities else None
-

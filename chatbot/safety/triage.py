@@ -153,9 +153,12 @@ def combine_triage(
     )
 
 
-def decided_by(rules: TriageLevel | None, model: TriageLevel | None, floor: TriageLevel | None = None) -> str:
-    """Which layer set the final level: rules, facts (a care floor above every rule), model, or both when the
-    model agrees with the deterministic layers."""
+def decided_by(rules: TriageLevel | None, model: TriageLevel | None, floor: TriageLevel | None = None,
+               signs: TriageLevel | None = None) -> str:
+    """Which layer set the final level: rules, facts (a care floor above every rule), model, both when the model
+    agrees with the deterministic layers, or signs (a sign the model read, above every other layer)."""
+    if signs is not None and all(signs.rank > x.rank for x in (rules, model, floor) if x is not None):
+        return "signs"
     deterministic = TriageLevel.highest(rules, floor)
     own = "facts" if floor is not None and (rules is None or floor.rank > rules.rank) else "rules"
     if model is None:

@@ -125,7 +125,7 @@ def _redecide(engine: Any, case: TriageCase, row: dict[str, Any]) -> dict[str, A
     probe = TriageLevel.highest(*(f.level for f in signs))
     final = TriageLevel.highest(model_level, rules, floor, probe) or TriageLevel.routine
     updated = {**row, "model": model, "combined": final.value, "probe_level": probe.value if probe else None,
-               "decided_by": decided_by(rules, model_level, floor)}
+               "decided_by": decided_by(rules, model_level, floor, probe)}
     for key in ("rules_raw", "red_flag_level", "floor_level", "rules", "red_flags"):
         updated[key] = fresh[key]
     updated["care_floors"] = [*fresh["care_floors"], *(f.id for f in signs)]

@@ -74,6 +74,7 @@ def test_a_sign_read_above_the_cut_raises_the_level_with_the_probes_reason(engin
     triage = engine.ask(Session(), MESSAGE, one_shot=True).triage
     assert triage.level == TriageLevel.emergency
     assert "probe.conscious" in {f.id for f in triage.care_floors}
+    assert triage.decided_by == "signs" and triage.probe_level == TriageLevel.emergency
     assert any("collapse" in r for r in triage.reasons)
     assert triage.probe_probabilities["conscious"] == pytest.approx(0.95)
     assert triage.model_level is None  # an emergency already: the level question is not asked
@@ -159,3 +160,13 @@ def test_the_readings_fit_the_context_window_of_a_long_conversation(engine):
     probes = _probe_calls(engine.llm)
     assert probes and all(engine.llm.count_tokens(c) <= 1200 for c in probes)
     assert all("dizzy and a bit muddled" in c[-1]["content"] for c in probes)  # the newest words are kept
+
+
+def test_decided_by_names_the_signs_only_when_they_set_the_level():
+    from chatbot.safety.triage import decided_by
+
+    e, u = TriageLevel.emergency, TriageLevel.urgent
+    assert decided_by(u, None, None, e) == "signs"
+    assert decided_by(e, None, None, e) == "rules"  # a rule said it too: the rule decided
+    assert decided_by(None, e, None, e) == "model"
+    assert decided_by(u, None, None, None) == "rules"
