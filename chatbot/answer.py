@@ -67,6 +67,7 @@ class Criterion(BaseModel):
     section: str = Field(..., description="When to call emergency services | When to get help the same day")
     text: str = Field(..., description="the bullet, as the library words it")
     rules: list[str] = Field(default_factory=list, description="the fired rules that recognise it")
+    source: int | None = Field(None, description="the [n] of the listed source whose topic holds it")
 
 
 class Triage(BaseModel):

@@ -455,9 +455,11 @@ class Engine:
                              session.safe_id, len(checked.removed))
                     body = checked.text
                 level = triage.level if triage else None
-                body, sources, kind = self._cite(session, body, retrieval, sources, lang, ctx.timings, level)
+                body, sources, kind = self._cite(session, body, retrieval, sources, ctx, level)
                 if body != streamed:  # one correction of the streamed text: the answer as it will be kept
                     yield Event("replace", text=body)
+            elif self._renumbers:  # no marker in a failure text: the sources the badge cites come first
+                sources = _pinned_first(sources, ctx.pinned)
         else:
             # Nothing relevant was retrieved: say so rather than let the model answer from its own memory.
             kind, body = "no_sources", self.prompts.text("no_sources", lang)
@@ -470,32 +472,39 @@ class Engine:
         log.info("turn session=%s kind=%s level=%s gen_ms=%.0f", session.safe_id, kind, level, gen_ms)
         yield from self._finish(session, answer, ctx)
 
-    def _cite(self, session: Session, body: str, retrieval: RetrievalResult, sources: list[Source], lang: str,
-              timings: Timings, level: TriageLevel | None) -> tuple[str, list[Source], str]:
+    @property
+    def _renumbers(self) -> bool:
+        """Whether listed sources are renumbered [1..k] (the citation check): then the sources the badge's reasons
+        cite are pinned as [1..p] before the answer is written, and every later listing keeps them there."""
+        return self.settings.generation.citation_check
+
+    def _cite(self, session: Session, body: str, retrieval: RetrievalResult, sources: list[Source],
+              ctx: TurnContext, level: TriageLevel | None) -> tuple[str, list[Source], str]:
         """Citations that hold (chatbot.generation.citations): each [n] on a sentence its passage supports, claims
-        no passage supports dropped, and only the sources cited listed, renumbered [1..k] as the markers are. An
-        answer left with nothing cited is replaced by the passages' own words (kind ``quoted``), since retrieval
-        did find them relevant."""
-        if not self.settings.generation.citation_check or not sources:
+        no passage supports dropped, and only the sources cited listed, renumbered [1..k] as the markers are, after
+        the sources the badge already cites (``ctx.pinned``, which keep [1..p]). An answer left with nothing cited
+        is replaced by the passages' own words (kind ``quoted``), since retrieval did find them relevant."""
+        if not self._renumbers or not sources:
             return body, sources, "answer"
-        hits = retrieval.hits
-        cited = self.citations.check(body, [self._prompted(h) for h in hits], self._fixed_texts(lang))
-        timings.cite_ms = cited.elapsed_ms
+        passages = [self._prompted(h) for h in retrieval.hits]
+        cited = self.citations.check(body, passages, self._fixed_texts(ctx.lang), pinned=ctx.pinned)
+        ctx.timings.cite_ms = cited.elapsed_ms
         if cited.changed:
             log.info("turn session=%s: citations checked, %d sentence(s) dropped, %d re-cited, %d of %d sources "
                      "kept (%.0f ms)", session.safe_id, len(cited.dropped), cited.moved, len(cited.kept),
                      len(sources), cited.elapsed_ms)
-        if not cited.kept:
-            return self._quoted(session, retrieval, sources, lang, cited.fixed, level)
+        if not cited.cites_any:
+            return self._quoted(session, retrieval, sources, ctx, cited.fixed, level)
         kept = [sources[n - 1].model_copy(update={"n": i + 1}) for i, n in enumerate(cited.kept)]
         return cited.text, kept, "answer"
 
-    def _quoted(self, session: Session, retrieval: RetrievalResult, sources: list[Source], lang: str,
+    def _quoted(self, session: Session, retrieval: RetrievalResult, sources: list[Source], ctx: TurnContext,
                 fixed: list[str], level: TriageLevel | None) -> tuple[str, list[Source], str]:
         """The answer when none of the model's claims held: the passages' own sentences that best answer the
         question, each cited (English), or the matched topics' names to look up (Chinese: the passages are
-        English, and a Chinese patient reads Chinese). Nothing quotable: the "not in my sources" text."""
-        cfg = self.settings.generation
+        English, and a Chinese patient reads Chinese). Nothing quotable: the "not in my sources" text (the
+        sources the badge cites stay listed)."""
+        cfg, lang = self.settings.generation, ctx.lang
         if lang == "zh":
             names = self.topic_names
             picked = [(i + 1, names.get(s.topic_id, {}).get("zh", "")) for i, s in enumerate(sources)]
@@ -505,8 +514,9 @@ class Engine:
             picked = self.citations.excerpts(retrieval.query, passages, cfg.quote_sentences, cfg.quote_min_relevance,
                                              keep=lambda sentence: not self.consistency.contradicts(sentence, level))
         if not picked:
-            return "\n\n".join([self.prompts.text("no_sources", lang), *fixed]), [], "no_sources"
-        numbers = {n: i + 1 for i, n in enumerate(dict.fromkeys(n for n, _ in picked))}
+            body = "\n\n".join([self.prompts.text("no_sources", lang), *fixed])
+            return body, _pinned_first(sources, ctx.pinned, only=True), "no_sources"
+        numbers = {n: i + 1 for i, n in enumerate(dict.fromkeys([*ctx.pinned, *(n for n, _ in picked)]))}
         stop = "" if lang == "zh" else "."
         lines = [f"- {text}{'' if lang == 'zh' else ' '}[{numbers[n]}]{stop}" for n, text in picked]
         body = "\n\n".join([self.prompts.text("quoted_intro", lang) + "\n" + "\n".join(lines), *fixed])
@@ -586,15 +596,25 @@ class Engine:
         template = texts_for("criterion_reason").get(ctx.lang)
         if not template or not triage.red_flags:
             return
-        topics = list(dict.fromkeys(s.topic_id for s in sources if s.topic_id))
-        shown = [Criterion(topic_id=c.topic_id, title=title, section=section, text=text, rules=list(c.rules))
-                 for c in self.criteria.for_rules([h.id for h in triage.red_flags], topics, set(tokenize(ctx.text)),
-                                                  text_of=lambda c: self._criterion_text(c, ctx.lang))
-                 for title, section, text in [self._criterion_words(c, ctx.lang)]]
+        first: dict[str, int] = {}  # topic -> the retrieved source number of its best passage
+        for s in sources:
+            first.setdefault(s.topic_id, s.n)
+        signs = self.criteria.for_rules([h.id for h in triage.red_flags], [t for t in first if t],
+                                        set(tokenize(ctx.text)), text_of=lambda c: self._criterion_text(c, ctx.lang))
+        ctx.pinned = list(dict.fromkeys(first[c.topic_id] for c in signs)) if self._renumbers else []
+        shown = [Criterion(topic_id=c.topic_id, title=title, section=section, text=text, rules=list(c.rules),
+                           source=self._shown_number(first[c.topic_id], ctx))
+                 for c in signs for title, section, text in [self._criterion_words(c, ctx.lang)]]
         triage.criteria = shown
-        reasons = [template.format(title=c.title, section=c.section, sign=c.text) for c in shown]
+        reasons = [template.format(title=c.title, section=c.section, sign=c.text, cite=_marker(c.source, ctx.lang))
+                   for c in shown]
         at = len(triage.red_flags)  # the rules' reasons come first, one per fired rule
         triage.reasons[at:at] = [r for r in reasons if r not in triage.reasons]
+
+    def _shown_number(self, n: int, ctx: TurnContext) -> int:
+        """The number the patient sees for retrieved source ``n``: its place among the pinned when sources are
+        renumbered, else its own."""
+        return ctx.pinned.index(n) + 1 if n in ctx.pinned else n
 
     def _criterion_text(self, criterion: Sign, lang: str) -> str | None:
         """A bullet in ``lang``: its own English, or its translation and only with the topic named in ``lang``."""
@@ -638,8 +658,8 @@ class Engine:
     def _decided_block(self, ctx: TurnContext, triage: Triage, part: str = "all") -> str:
         """The decided level for the answer's prompt (``all``), or only its wording (``frame``, which an answer must
         not copy) or only the advice it asks for (``advice``, which an answer should give)."""
-        return self.prompts.render("decided", level=triage.level.value, reasons=triage.reasons[:3], lang=ctx.lang,
-                                   part=part)
+        reasons = [_CITATION.sub("", r).rstrip() for r in triage.reasons[:3]]  # the prompt numbers passages its way
+        return self.prompts.render("decided", level=triage.level.value, reasons=reasons, lang=ctx.lang, part=part)
 
     def _stream_answer(
         self, messages: list[dict[str, str]], lang: str, n_sources: int, timings: Timings, started: float
@@ -769,6 +789,8 @@ class Engine:
                 else:
                     model = self._model_level(session, ctx, messages, sources)
             triage = self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), sources, ctx)
+            if self._renumbers:  # listed as a full turn would list them: the sources the reasons cite first
+                sources = _pinned_first(sources, ctx.pinned)
             ctx.timings.total_ms = (time.perf_counter() - ctx.started) * 1000
             answer = Answer(answer="; ".join(triage.reasons), triage=triage, sources=sources, kind="triage",
                             **ctx.answer_fields(session.id, self.model_info()))
@@ -859,6 +881,19 @@ def _sources(hits: list[Hit]) -> list[Source]:
         )
         for i, h in enumerate(hits)
     ]
+
+
+def _pinned_first(sources: list[Source], pinned: list[int], only: bool = False) -> list[Source]:
+    """``sources`` renumbered with the ``pinned`` ones (retrieved numbers) first as [1..p], then the rest unless
+    ``only``: the order the badge's citations promised."""
+    by_n = {s.n: s for s in sources}
+    order = [*(n for n in pinned if n in by_n), *([] if only else (s.n for s in sources if s.n not in pinned))]
+    return [by_n[n].model_copy(update={"n": i + 1}) for i, n in enumerate(order)]
+
+
+def _marker(n: int | None, lang: str) -> str:
+    """A citation marker after a reason: " [n]" in English, "[n]" in Chinese (no space before it)."""
+    return "" if n is None else (f"[{n}]" if lang == "zh" else f" [{n}]")
 
 
 def _clip(text: str, limit: int) -> str:

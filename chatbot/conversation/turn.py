@@ -31,6 +31,7 @@ class TurnContext:
     escalation: str | None
     started: float = field(default_factory=time.perf_counter)
     probes: dict[str, float | None] | None = None  # the model's yes/no readings, once read (chatbot.safety.probes)
+    pinned: list[int] = field(default_factory=list)  # retrieved source numbers the badge cites, shown as [1..p]
     timings: Timings = field(default_factory=Timings)
 
     @property

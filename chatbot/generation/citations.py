@@ -80,7 +80,8 @@ class Unit:
 
 @dataclass
 class CitedAnswer:
-    """The checked answer. ``kept[i]`` is the input passage number now cited as ``[i + 1]``."""
+    """The checked answer. ``kept[i]`` is the input passage number now cited as ``[i + 1]``; ``cites_any``: some
+    sentence of the answer cites a passage (``kept`` may also hold pinned passages the answer does not cite)."""
 
     text: str
     kept: list[int]
@@ -89,6 +90,7 @@ class CitedAnswer:
     fixed: list[str] = field(default_factory=list)
     elapsed_ms: float = 0.0
     changed: bool = False
+    cites_any: bool = False
 
 
 class Cues:
@@ -123,8 +125,12 @@ class CitationCheck:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def check(self, answer: str, passages: Sequence[str], fixed: Sequence[str] = ()) -> CitedAnswer:
-        """``answer`` with each claim cited to the passage that supports it best; ``passages[i]`` is ``[i + 1]``."""
+    def check(self, answer: str, passages: Sequence[str], fixed: Sequence[str] = (), pinned: Sequence[int] = ()
+              ) -> CitedAnswer:
+        """``answer`` with each claim cited to the passage that supports it best; ``passages[i]`` is ``[i + 1]``.
+
+        ``pinned``: passage numbers already shown to the patient as ``[1..p]`` in this order (the badge's reasons
+        cite them before the answer is written); they keep those numbers and stay listed, cited or not."""
         started = time.perf_counter()
         units, fixed_found = split_answer(answer, fixed)
         claims = [u for u in units if not u.fixed and self._is_claim(u)]
@@ -144,9 +150,10 @@ class CitationCheck:
             moved += unit.cites != ([choice] if choice else [])
             unit.cites = [choice] if choice else []
             kept_units.append(unit)
-        text, kept = _render(units, kept_units, fixed_found)
+        text, kept = _render(units, kept_units, fixed_found, pinned=pinned)
+        cites_any = any(u.cites for u in kept_units if not u.fixed)
         return CitedAnswer(text, kept, dropped, moved, fixed_found, (time.perf_counter() - started) * 1000,
-                           changed=text != answer.strip())
+                           changed=text != answer.strip(), cites_any=cites_any)
 
     def excerpts(self, question: str, passages: Sequence[str], limit: int, floor: float, per_passage: int = 2,
                  keep: Callable[[str], bool] | None = None) -> list[tuple[int, str]]:
@@ -305,10 +312,11 @@ def render_units(units: list[Unit], kept: list[Unit]) -> str:
 
 
 def _render(
-    units: list[Unit], kept: list[Unit], fixed_found: list[str], renumber: bool = True
+    units: list[Unit], kept: list[Unit], fixed_found: list[str], renumber: bool = True, pinned: Sequence[int] = ()
 ) -> tuple[str, list[int]]:
-    """Kept units in order, markers renumbered by first use; a dropped unit's line break passes to the next."""
-    numbers: dict[int, int] = {}
+    """Kept units in order, markers renumbered by first use after the ``pinned`` passages (which keep ``[1..p]``);
+    a dropped unit's line break passes to the next."""
+    numbers: dict[int, int] = {n: i + 1 for i, n in enumerate(dict.fromkeys(pinned))} if renumber else {}
     parts: list[str] = []
     carry = ""
     kept_ids = {id(u) for u in kept}

@@ -54,6 +54,17 @@ def test_unused_sources_are_not_kept(check):
     assert re.findall(r"\[(\d)\]", result.text) == ["1", "2"]
 
 
+def test_pinned_passages_keep_the_first_numbers_and_stay_listed_when_uncited(check):
+    """The badge cites passage 3 as [1] before the answer exists: the answer's own citations number after it."""
+    answer = "Suck ice cubes or lozenges [3]. It gets better on its own within about a week [1]."
+    result = check.check(answer, [VIRUS, DOCTOR, SELF_CARE], pinned=[2])
+    assert result.kept == [2, 3, 1]  # the pinned passage first although the answer does not cite it
+    assert result.text == "Suck ice cubes or lozenges [2]. It gets better on its own within about a week [3]."
+    assert result.cites_any
+    nothing = check.check("The moon causes sore throats [1].", [VIRUS, DOCTOR], pinned=[2])
+    assert nothing.kept == [2] and not nothing.cites_any  # still listed; the engine then quotes instead
+
+
 def test_chinese_answer_is_read_through_the_glossary(check):
     answer = "喉咙痛怎么办[2]？多喝水，多休息[1]。板蓝根冲剂可以杀死所有细菌[2]。"
     result = check.check(answer, [VIRUS, "Rest and drink plenty of fluids."])

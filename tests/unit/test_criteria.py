@@ -88,6 +88,45 @@ def test_an_english_turn_shows_the_librarys_sign_after_the_rules_and_a_chinese_o
     assert not any(re.search(r"[A-Za-z]{3,}", r) for r in zh.reasons)
 
 
+def _uncited_passage_sentence(engine, message: str) -> str:
+    """A sentence of a retrieved passage the badge does not cite, marked [1]: an answer whose own citation would
+    take the first number if nothing pinned the badge's."""
+    from chatbot.generation.citations import quotable_sentences
+
+    first = engine.triage_only(Session(), message)
+    cited = {first.sources[c.source - 1].chunk_id for c in first.triage.criteria}
+    hits = engine.retrieve(Session(), message, "zh" if re.search(r"[\u4e00-\u9fff]", message) else "en").hits
+    other = next(h for h in hits if h.id not in cited)
+    plain = [q for q in quotable_sentences(engine._prompted(other)) if not re.search(r"\d|emergency|call", q, re.I)]
+    return max(plain, key=len) + " [1]"  # no service numbers: the locale check would replace the sentence
+
+
+@pytest.mark.parametrize("message", ["I'm 58 and I have crushing chest pain spreading to my left arm",
+                                     "我58岁，胸口压榨样疼痛，一直放射到左臂"])
+@pytest.mark.parametrize("answer", ["other", "The moon causes chest pain [1]."])
+def test_a_library_reason_cites_the_listed_source_it_comes_from_whatever_the_answer_cites(engine, message, answer):
+    """The badge is shown before the answer, so its [n] cannot follow the answer's renumbering: the sources it
+    cites keep [1..p] in every reply kind (answer, quoted passages, not in my sources)."""
+    from chatbot.generation import FakeLLM
+
+    engine.settings.generation.quote_min_relevance = 0.2  # the hashed fake embedder's cosines run lower
+    if answer == "other":
+        answer = _uncited_passage_sentence(engine, message)
+    engine._llm = FakeLLM(answer=answer)
+    events = list(engine.stream(Session(), message))
+    shown, final = next(e.data["triage"] for e in events if e.type == "triage"), events[-1].answer
+    assert shown.criteria and final.sources
+    assert final.kind == ("quoted" if "moon" in answer else "answer")  # each reply kind that lists sources
+    listed = {s.n: s.chunk_id for s in final.sources}
+    hits = engine.retrieve(Session(), message, final.language).hits
+    for c in shown.criteria:  # the very passage: the best retrieved one of the criterion's topic
+        assert listed.get(c.source) == next(h.id for h in hits if h.metadata.get("topic_id") == c.topic_id)
+        assert any(r.endswith(f"[{c.source}]") and c.text in r for r in shown.reasons)
+    pinned = sorted({c.source for c in shown.criteria})
+    assert pinned == list(range(1, len(pinned) + 1))  # they come first
+    assert [s.n for s in final.sources] == list(range(1, len(final.sources) + 1))
+
+
 def test_every_bullet_has_one_current_chinese_version_and_a_missing_one_is_left_out(engine, tmp_path):
     from chatbot.knowledge.sign_translations import load_sign_translations, sign_key, stale
     from chatbot.knowledge.warning_signs import iter_warning_signs
@@ -122,7 +161,9 @@ def _traceable(reason: str, triage, lang: str) -> bool:
     rules = {_RULE_REASON[lang].format(title=h.title or h.id) for h in triage.red_flags}
     floors = {f.reason for f in triage.care_floors}
     template = texts_for("criterion_reason").get(lang, "")
-    criteria = {template.format(title=c.title, section=c.section, sign=c.text) for c in triage.criteria}
+    marker = "[{}]" if lang == "zh" else " [{}]"
+    criteria = {template.format(title=c.title, section=c.section, sign=c.text, cite=marker.format(c.source))
+                for c in triage.criteria}
     return reason in rules | floors | criteria | {_FALLBACK_REASON[lang]}
 
 
@@ -137,9 +178,12 @@ def test_every_reason_on_the_safety_sets_is_traced_to_a_rule_a_floor_or_the_libr
     untraced, with_criteria = [], 0
     for row in rows:
         text = row.get("messages", [row.get("text", "")])[-1]
-        triage = engine.triage_only(Session(), text).triage
+        answer = engine.triage_only(Session(), text)
+        triage = answer.triage
         lang = "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
         untraced += [(text, r) for r in triage.reasons if not _traceable(r, triage, lang)]
         with_criteria += bool(triage.criteria)
+        listed = {s.n: s.topic_id for s in answer.sources}
+        untraced += [(text, c.text) for c in triage.criteria if listed.get(c.source) != c.topic_id]
     assert len(rows) > 60 and untraced == []
     assert with_criteria > 0  # the library's signs do show (topics of the mini corpus)
