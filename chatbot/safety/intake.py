@@ -107,6 +107,31 @@ _INFO_QUESTION = re.compile(
     r"|^(?:什么是|为什么|如何|怎样|怎么预防)|是什么|有哪些|什么意思|原因|治疗方法|怎么治|传染吗|疫苗"
 )
 _SENTENCE = re.compile(r"[^.!?\n。！？]+")
+# A relative or the writer in a state no symptom word names ("he seems a bit muddled", "found my mum on the floor",
+# "she's saying strange things"): how people describe an acute change in someone else.
+_STATE_EN = re.compile(
+    r"\b(?:collaps\w*|unresponsive|unconscious|wont wake|cant wake|hard to wake|gasping|breathing|breathe|breath"
+    r"|muddled|disorientated|disoriented|delirious|not making sense|talking (?:funny|nonsense|rubbish|gibberish)"
+    r"|saying (?:strange|odd|weird) things|acting (?:strange\w*|odd\w*|weird\w*|funny|out of character)"
+    r"|not (?:him|her|them)sel(?:f|ves)|(?:seems|looks|went|gone) (?:all )?(?:funny|strange|odd|grey|gray|pale|blue)"
+    r"|garbled|slurr\w*|lopsided|droop\w*|jaundiced|yellow|hallucinat\w*|seeing things|hearing voices|fitting"
+    r"|convuls\w*|choked|overdose\w*|took (?:a whole|all|\d+) \w*|swallowed|ate (?:a|some|one)|drank|lump)\b"
+)
+_STATE_ZH = re.compile(
+    r"昏迷|叫不醒|倒在|晕过去|不省人事|说胡话|胡言乱语|糊涂|神志不清|认不出|口齿不清|嘴歪|变黄|发黄|吃掉了|吃了"
+)
+# A story: someone's age, or a time course ("for the last three days", "since yesterday", "最近", "刚才"), told about
+# a person. Patients often describe a change in ordinary words; the shape of a report is the better signal.
+_AGE = re.compile(
+    r"\b\d{1,3}(?:\s?(?:yo|y/o|m|f)|[- ](?:years?|yrs?|months?|weeks?|days?)[- ]old|yr old)\b|\b(?:im|i am|aged|age)"
+    r" \d{1,3}\b|\d{1,3}岁|\d{1,2}个月大|孕\d{1,2}周|\d{1,2}周(?:大|的宝宝)"
+)
+_TIME_COURSE = re.compile(
+    r"\b(?:since|for the (?:last|past)|over the (?:last|past)|ago|yesterday|today|tonight|last night|this (?:morning"
+    r"|afternoon|evening|week)|suddenly|all of a sudden|lately|recently|for (?:a|\d+|two|three|four|a few|several"
+    r"|a couple of|couple of) (?:\w+ )?(?:hours?|days?|weeks?|months?|years?))\b"
+    r"|最近|这几天|这两天|今天|今晚|昨天|昨晚|前天|刚才|刚刚|突然|一直|已经|这礼拜|这周|上周|这一两年|\d+天|几天|\d+周|个月"
+)
 
 
 def _symptom_hits(scoped: Scoped) -> bool:
@@ -129,12 +154,24 @@ def describes_symptoms(text: str) -> bool:
     makes it a report, and so does a message that is not shaped like a look-up ("chest pain since 6am").
     """
     scoped = Scoped.of(text)
-    if not _symptom_hits(scoped):
-        return False
     norm = scoped.text
-    if _PERSON_EN.search(norm) or _PERSON_ZH.search(norm):
+    person = bool(_PERSON_EN.search(norm) or _PERSON_ZH.search(norm))
+    if not _symptom_hits(scoped):
+        return _tells_a_story(scoped, person)
+    if person:
         return True
     return not _INFO_QUESTION.search(norm)
+
+
+def _tells_a_story(scoped: Scoped, person: bool) -> bool:
+    """No symptom word, but shaped like a report: a person (or an age) with a time course or a changed state, and
+    not opening as a question about things in general. Relatives rarely use symptom words ("he seems muddled")."""
+    norm = scoped.text
+    if _HYPOTHETICAL.search(norm) or _INFO_QUESTION.match(norm):
+        return False
+    aged = bool(_AGE.search(norm))
+    state = [m for p in (_STATE_EN, _STATE_ZH) for m in p.finditer(norm) if not scoped.is_negated(m.start(), m.end())]
+    return (person or aged) and (bool(state) or (aged and person) or bool(_TIME_COURSE.search(norm)))
 
 
 # ---- the question table -------------------------------------------------------------------------------------------

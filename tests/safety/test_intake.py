@@ -89,6 +89,26 @@ def _ask(messages: list[str], lang: str = "en", base: PatientFacts | None = None
     return intake_questions(_facts(messages, base), messages, lang, n)
 
 
+# A relative or the writer described without a symptom word: a state, or a person with a time course or an age.
+STORIES = [
+    "he seems a bit muddled",
+    "found my nan on the bathroom floor this morning and she won't wake up properly",
+    "my brother has been saying odd things since yesterday and keeps pacing",
+    "my husband is 81 and since lunch he hasn't been himself",
+    "my daughter swallowed one of those magnet balls an hour ago",
+    "I'm 66 and I keep having to get up three times a night",
+    "爷爷今天下午开始说胡话，家里人都不认识了",
+    "孩子3岁，刚才把洗衣凝珠咬破了",
+]
+NOT_STORIES = [
+    "I'm writing an essay on diabetes, what causes it?",
+    "what should I do if my dad ever collapses?",
+    "how do you tell if a baby is breathing properly?",
+    "is it normal for a 3 year old to stutter?",
+    "我想了解一下老年痴呆的早期信号有哪些",
+]
+
+
 # ---- describes_symptoms -------------------------------------------------------------------------------------------
 def test_example_lists_are_big_enough():
     for examples in (REPORTS, QUESTIONS):
@@ -96,12 +116,12 @@ def test_example_lists_are_big_enough():
         assert sum(not has_cjk(t) for t in examples) >= 20
 
 
-@pytest.mark.parametrize("text", REPORTS)
+@pytest.mark.parametrize("text", REPORTS + STORIES)
 def test_symptom_reports_are_recognised(text):
     assert describes_symptoms(text)
 
 
-@pytest.mark.parametrize("text", QUESTIONS)
+@pytest.mark.parametrize("text", QUESTIONS + NOT_STORIES)
 def test_information_questions_are_not_reports(text):
     assert not describes_symptoms(text)
 

@@ -82,6 +82,16 @@ def test_model_can_raise_the_level(engine):
     assert answer.triage.level == TriageLevel.urgent and answer.triage.decided_by in {"model", "both"}
 
 
+def test_a_relatives_state_without_a_symptom_word_gets_the_models_level(engine):
+    """"He seems a bit muddled" names no symptom, yet it is a report: the model is asked, and its level shows."""
+    engine._llm = FakeLLM(triage_json=json.dumps({"level": "urgent", "reasons": [], "red_flags": [],
+                                                  "possible_conditions": [], "follow_up_questions": []}))
+    answer = engine.ask(Session(), "my grandad is 84 and since this morning he seems a bit muddled")
+    assert answer.triage is not None and answer.triage.model_level == TriageLevel.urgent
+    assert answer.triage.level == TriageLevel.urgent
+    assert engine.ask(Session(), "what are the early signs of dementia?").triage is None  # still no badge
+
+
 def test_garbage_model_triage_is_retried_then_falls_back_to_rules(engine):
     engine._llm = FakeLLM(triage_json=["not json at all", "{broken"])
     answer = engine.ask(Session(), "I have a headache after a long day at work")
