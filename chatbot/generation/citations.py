@@ -251,7 +251,7 @@ def quotable_sentences(text: str) -> list[str]:
             lead_in = unit.body
             continue
         if bullet and lead_in:
-            sentence = f"{lead_in} {unit.body}"
+            sentence = f"{lead_in} {_continued(unit.body)}"
         else:
             lead_in = None
             sentence = unit.body
@@ -260,6 +260,15 @@ def quotable_sentences(text: str) -> list[str]:
         if (cjk_count(sentence) >= _MIN_ZH_CHARS) if unit.chinese else len(sentence.split()) >= 4:
             out.append(sentence)
     return out
+
+
+def _continued(item: str) -> str:
+    """A list item as the end of its lead-in's sentence: "… if You heard a crack" reads "… if you heard a crack";
+    an acronym, "I" or a name-like word (a capital inside the first word) keeps its case."""
+    first = item.split(" ", 1)[0]
+    if first == "I" or first.startswith("I'") or not first[:1].isupper() or any(c.isupper() for c in first[1:]):
+        return item
+    return item[:1].lower() + item[1:]
 
 
 def split_sentences(text: str) -> list[str]:

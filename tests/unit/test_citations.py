@@ -174,6 +174,12 @@ def test_quotable_sentences_join_list_items_to_their_lead_in_and_leave_fragments
         "A cold spreads through coughs and sneezes"]
 
 
+def test_a_capitalised_list_item_continues_its_lead_in_in_lower_case_but_acronyms_keep_theirs():
+    passage = "Get help the same day if:\n- You heard a crack at the time of injury\n- NHS 111 told you to go\n"
+    assert quotable_sentences(passage) == ["Get help the same day if you heard a crack at the time of injury",
+                                           "Get help the same day if NHS 111 told you to go"]
+
+
 def test_excerpts_leave_out_what_keep_refuses(check):
     picked = check.excerpts("sore throat fluids", [VIRUS, SELF_CARE], limit=4, floor=0.0,
                             keep=lambda sentence: "fluids" not in sentence)
