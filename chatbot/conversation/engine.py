@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 import unicodedata
 from collections.abc import Generator, Iterable, Iterator
@@ -17,28 +16,21 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from chatbot import __version__
-from chatbot.answer import Answer, Criterion, ModelInfo, Refusal, Source, Timings, Triage, TriageLevel
-from chatbot.config import Settings
+from chatbot.answer import Answer, Refusal, Source, Timings, Triage, TriageLevel
+from chatbot.conversation.components import Components
+from chatbot.conversation.explain import Explainer
 from chatbot.conversation.session import Session, Turn
 from chatbot.conversation.signs import SignReader
 from chatbot.conversation.turn import TurnContext
-from chatbot.generation import ChatLLM, Choice, GenerationError, PromptLibrary, make_llm
-from chatbot.generation.citations import CitationCheck, Cues
+from chatbot.generation import Choice, GenerationError
 from chatbot.generation.echo import EchoFilter, LoopGuard
 from chatbot.generation.queue import places, run_under
-from chatbot.knowledge.criteria import SECTION_EMERGENCY, CriteriaIndex, load_index, rulebook_files
-from chatbot.knowledge.criteria import Criterion as Sign
-from chatbot.knowledge.sign_translations import load_sign_translations, sign_key
-from chatbot.knowledge.topic_names import conditions_for, load_topic_names
-from chatbot.retrieval import Hit, HybridRetriever, RetrievalResult
-from chatbot.retrieval.tokenize import tokenize
+from chatbot.retrieval import Hit, RetrievalResult
 from chatbot.safety import (
     LEVEL_TRIGGER,
     LEVELS,
     MODEL_TRIAGE_SCHEMA,
     ModelTriage,
-    RedFlagScreen,
     ScreenResult,
     check_boundaries,
     combine_triage,
@@ -47,19 +39,12 @@ from chatbot.safety import (
     detect_language,
     escalation_message,
     intake_questions,
-    load_locales,
-    load_rulebook,
     parse_model_triage,
     sanitize_context,
     without_instructions,
 )
-from chatbot.safety.consistency import ConsistencyCheck
-from chatbot.safety.crisis import CrisisClassifier, load_classifier
-from chatbot.safety.floors import CareFloors, FiredFloor, with_emergency_floors
-from chatbot.safety.harmful import HarmfulRequestFilter, load_filter
-from chatbot.safety.locales import LocaleTable
+from chatbot.safety.floors import FiredFloor, with_emergency_floors
 from chatbot.safety.messages import texts_for
-from chatbot.safety.minimising import Minimising
 from chatbot.safety.probes import PROBE_PREFIX, Probes
 
 log = logging.getLogger(__name__)
@@ -109,136 +94,14 @@ def clean_message(text: str, max_chars: int) -> str:
     return text
 
 
-class Engine:
-    """Shared parts of the assistant, built lazily once per process and used by every session."""
-
-    def __init__(self, settings: Settings, llm: ChatLLM | None = None, store: Any = None, embedder: Any = None):
-        self.settings = settings
-        self._llm = llm
-        self._store = store
-        self._embedder = embedder
-        self._index_lock = threading.Lock()
-
-    # ---- components -------------------------------------------------------------------------------------------
-    @property
-    def llm(self) -> ChatLLM:
-        if self._llm is None:
-            self._llm = make_llm(self.settings)
-        return self._llm
-
-    @property
-    def store(self) -> Any:
-        if self._store is None:
-            from chatbot.embedding import make_embedder
-            from chatbot.vectorstore import make_store
-
-            self._store = make_store(self.settings, self._embedder or make_embedder(self.settings))
-        return self._store
-
-    @cached_property
-    def retriever(self) -> HybridRetriever:
-        return HybridRetriever(self.store, self.settings.retrieval)
-
-    @cached_property
-    def red_flags(self) -> RedFlagScreen:
-        return RedFlagScreen(load_rulebook(self.settings.path(self.settings.safety.rulebook)))
-
-    @cached_property
-    def criteria(self) -> CriteriaIndex:
-        """Which of the library's warning signs each rule recognises (probed once, cached in data_dir/cache)."""
-        rulebook, knowledge = self.settings.path(self.settings.safety.rulebook), self.settings.knowledge_dir
-        return load_index(knowledge / "topics", rulebook_files(rulebook), self.red_flags,
-                          knowledge / "warning_signs_exempt.yaml", self.settings.data_dir / "cache")
-
-    @cached_property
-    def sign_translations(self) -> dict[tuple[str, str], str]:
-        """Chinese versions of the warning-sign bullets (knowledge/warning_signs_zh/)."""
-        return load_sign_translations(self.settings.knowledge_dir / "warning_signs_zh")
+class Engine(Components):
+    """Runs turns with the shared parts (``Components``): one per process, used by every session."""
 
     @cached_property
     def signs(self) -> SignReader:
         """The model's yes/no readings of emergency signs (conversation/signs.py, safety/probes.py)."""
         probes = Probes.from_path(self.settings.path(self.settings.triage.probes.path))
         return SignReader(self.settings, probes, lambda: self.llm, self._model_view)
-
-    @cached_property
-    def floors(self) -> CareFloors:
-        return CareFloors.from_path(self.settings.path(self.settings.safety.care_floors))
-
-    @cached_property
-    def crisis(self) -> CrisisClassifier:
-        cfg = self.settings.safety
-        return load_classifier(str(self.settings.path(cfg.crisis_examples)), cfg.crisis_threshold)
-
-    @cached_property
-    def harmful(self) -> HarmfulRequestFilter:
-        cfg = self.settings.safety
-        weight = self._meaning_weight(cfg.harmful_meaning_weight)
-        threshold = cfg.harmful_threshold if weight > 0 else cfg.harmful_threshold_words_only
-        return load_filter(str(self.settings.path(cfg.harmful_examples)), str(self.settings.path(cfg.harmful_patterns)),
-                           threshold, cfg.harmful_covert_threshold, cfg.harmful_threshold_zh,
-                           *((self.embedder, weight, str(self.settings.data_dir / "cache")) if weight > 0 else ()))
-
-    def _meaning_weight(self, weight: float) -> float:
-        """The meaning classifier's share, or 0 with an embedder that reads shared words only (the fake)."""
-        if weight > 0 and not getattr(self.embedder, "semantic", True):
-            log.info("embedder %s reads no meaning: the harmful-request filter uses its n-grams only",
-                     getattr(self.embedder, "name", "?"))
-            return 0.0
-        return weight
-
-    @cached_property
-    def consistency(self) -> ConsistencyCheck:
-        path = self.settings.path(self.settings.safety.consistency)
-        return ConsistencyCheck.from_path(self.locales, self.locale, path)
-
-    @cached_property
-    def embedder(self) -> Any:
-        """The retrieval embedder, shared by the checks that read meaning (citations, harmful requests)."""
-        from chatbot.embedding import make_embedder
-
-        return getattr(self.store, "embedder", None) or self._embedder or make_embedder(self.settings)
-
-    @cached_property
-    def citations(self) -> CitationCheck:
-        cfg = self.settings.generation
-        return CitationCheck(self.embedder, Cues.from_path(self.settings.path(cfg.citation_cues)),
-                             cfg.citation_min_support, cfg.citation_lexical_weight, self.retriever.glossary,
-                             cfg.citation_min_support_zh)
-
-    @cached_property
-    def topic_names(self) -> dict[str, dict[str, str]]:
-        return load_topic_names(self.settings.knowledge_dir / "topics")
-
-    @cached_property
-    def minimising(self) -> Minimising:
-        return Minimising.from_path(self.settings.path(self.settings.safety.minimising))
-
-    @cached_property
-    def locales(self) -> LocaleTable:
-        return load_locales(self.settings.path(self.settings.safety.locales))
-
-    @cached_property
-    def prompts(self) -> PromptLibrary:
-        return PromptLibrary(self.settings.prompts_dir)
-
-    @property
-    def locale(self) -> str:
-        return self.settings.safety.locale
-
-    def ensure_index(self, progress: bool = True) -> int:
-        """Build the index from the bundled knowledge on first run, so a fresh machine can chat at once."""
-        from chatbot.knowledge.ingest import Ingestor
-
-        with self._index_lock:
-            if self.store.count() == 0:
-                cfg = self.settings.ingest
-                report = Ingestor(self.store, cfg.chunk_size, cfg.chunk_overlap, max_file_mb=cfg.max_file_mb).run(
-                    [self.settings.path(p) for p in cfg.paths], progress=progress
-                )
-                log.info("built index: %s", report.summary().replace("\n", "; "))
-            self.retriever.refresh()
-            return self.store.count()
 
     def warm_up(self) -> None:
         """Load the embedder, BM25 and the model and evaluate the fixed prompt prefix once, so the first patient
@@ -248,22 +111,6 @@ class Engine:
         warm = getattr(self.llm, "warm_up", None)
         if warm is not None:
             warm(self._prefix())
-
-    def model_info(self) -> ModelInfo:
-        llm = self._llm
-        if llm is None:
-            return ModelInfo(name=self.settings.llm.model)
-        return ModelInfo(name=llm.name, sha256=llm.sha256, gpu_layers=llm.gpu_layers)
-
-    def status(self) -> dict[str, Any]:
-        return {
-            "version": __version__,
-            "profile": self.settings.profile,
-            "model": self.model_info().model_dump(),
-            "model_loaded": self._llm is not None,
-            "index_chunks": self.store.count() if self._store is not None else None,
-            "locale": self.locale,
-        }
 
     # ---- one turn -----------------------------------------------------------------------------------------------
     def ask(self, session: Session, message: str, one_shot: bool = False) -> Answer:
@@ -580,55 +427,9 @@ class Engine:
                                                                  "language": ctx.lang})
 
     def _explained(self, triage: Triage, sources: list[Source], ctx: TurnContext) -> Triage:
-        """What the patient reads beside the level, composed from evidence (the full turn and triage_only alike):
-        the matched topics' names as conditions to discuss, the library's own warning signs as reasons."""
-        triage.probe_probabilities = {k: v for k, v in (ctx.probes or {}).items() if v is not None}
-        if not triage.possible_conditions:  # the matched topics' names, not the model's free text
-            triage.possible_conditions = conditions_for([s.topic_id for s in sources], self.topic_names, ctx.lang)
-        self._add_criteria(triage, sources, ctx)
-        return triage
-
-    def _add_criteria(self, triage: Triage, sources: list[Source], ctx: TurnContext) -> None:
-        """The library's own warning signs behind the fired rules, from the topics of this turn's evidence, as
-        reasons right after the rules' ("Abdominal pain → When to get help the same day: pain that started …").
-        In Chinese, the topic's Chinese name, the section's and the bullet's translation; a bullet or topic without
-        one is left out: a Chinese patient reads Chinese."""
-        template = texts_for("criterion_reason").get(ctx.lang)
-        if not template or not triage.red_flags:
-            return
-        first: dict[str, int] = {}  # topic -> the retrieved source number of its best passage
-        for s in sources:
-            first.setdefault(s.topic_id, s.n)
-        signs = self.criteria.for_rules([h.id for h in triage.red_flags], [t for t in first if t],
-                                        set(tokenize(ctx.text)), text_of=lambda c: self._criterion_text(c, ctx.lang))
-        ctx.pinned = list(dict.fromkeys(first[c.topic_id] for c in signs)) if self._renumbers else []
-        shown = [Criterion(topic_id=c.topic_id, title=title, section=section, text=text, rules=list(c.rules),
-                           source=self._shown_number(first[c.topic_id], ctx))
-                 for c in signs for title, section, text in [self._criterion_words(c, ctx.lang)]]
-        triage.criteria = shown
-        reasons = [template.format(title=c.title, section=c.section, sign=c.text, cite=_marker(c.source, ctx.lang))
-                   for c in shown]
-        at = len(triage.red_flags)  # the rules' reasons come first, one per fired rule
-        triage.reasons[at:at] = [r for r in reasons if r not in triage.reasons]
-
-    def _shown_number(self, n: int, ctx: TurnContext) -> int:
-        """The number the patient sees for retrieved source ``n``: its place among the pinned when sources are
-        renumbered, else its own."""
-        return ctx.pinned.index(n) + 1 if n in ctx.pinned else n
-
-    def _criterion_text(self, criterion: Sign, lang: str) -> str | None:
-        """A bullet in ``lang``: its own English, or its translation and only with the topic named in ``lang``."""
-        if lang == "en":
-            return criterion.text
-        if not self.topic_names.get(criterion.topic_id, {}).get(lang):
-            return None
-        return self.sign_translations.get(sign_key(criterion.topic_id, criterion.text)) if lang == "zh" else None
-
-    def _criterion_words(self, criterion: Sign, lang: str) -> tuple[str, str, str]:
-        """(topic, section, sign) as the patient reads them."""
-        section = "section_emergency" if criterion.section == SECTION_EMERGENCY else "section_same_day"
-        title = self.topic_names.get(criterion.topic_id, {}).get(lang) or criterion.title
-        return title, texts_for(section).get(lang, criterion.section), self._criterion_text(criterion, lang) or ""
+        """What the patient reads beside the level, composed from evidence (conversation/explain.py)."""
+        return Explainer(self.criteria, self.topic_names, self.sign_translations, self._renumbers).explain(
+            triage, sources, ctx)
 
     def _with_decision(
         self, session: Session, ctx: TurnContext, hits: list[Hit], triage: Triage
@@ -889,11 +690,6 @@ def _pinned_first(sources: list[Source], pinned: list[int], only: bool = False) 
     by_n = {s.n: s for s in sources}
     order = [*(n for n in pinned if n in by_n), *([] if only else (s.n for s in sources if s.n not in pinned))]
     return [by_n[n].model_copy(update={"n": i + 1}) for i, n in enumerate(order)]
-
-
-def _marker(n: int | None, lang: str) -> str:
-    """A citation marker after a reason: " [n]" in English, "[n]" in Chinese (no space before it)."""
-    return "" if n is None else (f"[{n}]" if lang == "zh" else f" [{n}]")
 
 
 def _clip(text: str, limit: int) -> str:
