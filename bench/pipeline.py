@@ -116,7 +116,7 @@ def bench_chat(settings) -> dict:
     engine.ensure_index(progress=False)
     llm = engine.llm
     session = Session()
-    messages = engine._messages(session, QUESTION, "en", engine.retrieve(session, QUESTION, "en").hits)
+    messages = engine.prompting.messages(session, QUESTION, "en", engine.retrieve(session, QUESTION, "en").hits)
     session.turns.clear()
 
     def bare_turn() -> tuple[float, float, int]:

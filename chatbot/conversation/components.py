@@ -16,6 +16,7 @@ from typing import Any
 from chatbot import __version__
 from chatbot.answer import ModelInfo
 from chatbot.config import Settings
+from chatbot.conversation.prompting import PromptBuilder
 from chatbot.generation import ChatLLM, PromptLibrary, make_llm
 from chatbot.generation.citations import CitationCheck, Cues
 from chatbot.knowledge.criteria import CriteriaIndex, load_index, rulebook_files
@@ -138,6 +139,11 @@ class Components:
     @cached_property
     def prompts(self) -> PromptLibrary:
         return PromptLibrary(self.settings.prompts_dir)
+
+    @cached_property
+    def prompting(self) -> PromptBuilder:
+        """Every prompt of a turn, from one view of the conversation (conversation/prompting.py)."""
+        return PromptBuilder(self.settings, self.prompts, self.minimising, lambda: self.llm)
 
     @property
     def locale(self) -> str:

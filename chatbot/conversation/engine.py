@@ -40,8 +40,6 @@ from chatbot.safety import (
     escalation_message,
     intake_questions,
     parse_model_triage,
-    sanitize_context,
-    without_instructions,
 )
 from chatbot.safety.floors import FiredFloor, with_emergency_floors
 from chatbot.safety.messages import texts_for
@@ -51,8 +49,6 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 _FOLLOW_UP_CUE = re.compile(r"\b(it|that|this|they|them|those|these|what about|and if|also)\b|它|这个|那个|还有", re.I)
-_LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
-_TRIAGE_RESERVE = 200
 _TRIAGE_FULL_TOKENS = 200
 _TRIAGE_LEVEL_TOKENS = 16  # '{"level": "self_care"' and a little slack
 
@@ -101,7 +97,7 @@ class Engine(Components):
     def signs(self) -> SignReader:
         """The model's yes/no readings of emergency signs (conversation/signs.py, safety/probes.py)."""
         probes = Probes.from_path(self.settings.path(self.settings.triage.probes.path))
-        return SignReader(self.settings, probes, lambda: self.llm, self._model_view)
+        return SignReader(self.settings, probes, lambda: self.llm, self.prompting.model_view)
 
     def warm_up(self) -> None:
         """Load the embedder, BM25 and the model and evaluate the fixed prompt prefix once, so the first patient
@@ -110,7 +106,7 @@ class Engine(Components):
         _ = self.crisis, self.harmful  # trained once per process, before the first patient
         warm = getattr(self.llm, "warm_up", None)
         if warm is not None:
-            warm(self._prefix())
+            warm(self.prompting.prefix())
 
     # ---- one turn -----------------------------------------------------------------------------------------------
     def ask(self, session: Session, message: str, one_shot: bool = False) -> Answer:
@@ -200,7 +196,7 @@ class Engine(Components):
         yield from self._read_signs(session, ctx)
         model = None
         if self._asks_level(ctx) and ctx.level_so_far != TriageLevel.emergency:
-            model = self._model_triage(self._messages(session, ctx.text, ctx.lang, []), [])
+            model = self._model_triage(self.prompting.messages(session, ctx.text, ctx.lang, []), [])
         triage = self._explained(_combine(ctx.screen, ctx.floors, model, ctx.lang), [], ctx)
         answer = Answer(answer=refusal.message, refusal=refusal, kind="refusal", triage=triage, **base)
         yield from self._finish(session, answer, ctx)
@@ -280,7 +276,7 @@ class Engine(Components):
     ) -> Iterator[Event]:
         lang, started = ctx.lang, ctx.started
         sources = _sources(retrieval.hits)
-        messages = self._messages(session, ctx.text, lang, retrieval.hits)
+        messages = self.prompting.messages(session, ctx.text, lang, retrieval.hits)
         yield from self._read_signs(session, ctx)  # before the level: an escalation is shown at once
         triage = self._decide(session, ctx, messages, sources)
         ctx.timings.triage_ms = (time.perf_counter() - started) * 1000
@@ -333,7 +329,7 @@ class Engine(Components):
         is replaced by the passages' own words (kind ``quoted``), since retrieval did find them relevant."""
         if not self._renumbers or not sources:
             return body, sources, "answer"
-        passages = [self._prompted(h) for h in retrieval.hits]
+        passages = [self.prompting.passage(h) for h in retrieval.hits]
         cited = self.citations.check(body, passages, self._fixed_texts(ctx.lang), pinned=ctx.pinned)
         ctx.timings.cite_ms = cited.elapsed_ms
         if cited.changed:
@@ -357,7 +353,7 @@ class Engine(Components):
             picked = [(i + 1, names.get(s.topic_id, {}).get("zh", "")) for i, s in enumerate(sources)]
             picked = [(n, name) for n, name in picked if name][: max(cfg.quote_sentences, 0)]
         else:
-            passages = [self._prompted(h) for h in retrieval.hits]
+            passages = [self.prompting.passage(h) for h in retrieval.hits]
             picked = self.citations.excerpts(retrieval.query, passages, cfg.quote_sentences, cfg.quote_min_relevance,
                                              keep=lambda sentence: not self.consistency.contradicts(sentence, level))
         if not picked:
@@ -439,7 +435,7 @@ class Engine(Components):
         The block sits just before the patient's message (prompt ``answer`` v3): at the very end the small model
         copied it as its answer. Everything before it is the prompt the model triage just read, so llama.cpp still
         reuses the passages from the KV cache."""
-        return self._messages(session, ctx.text, ctx.lang, hits, decided=self._decided_block(ctx, triage))
+        return self.prompting.messages(session, ctx.text, ctx.lang, hits, decided=self._decided_block(ctx, triage))
 
     def _without_echoes(self, session: Session, body: str, ctx: TurnContext, hits: list[Hit], triage: Triage | None
                         ) -> str:
@@ -447,7 +443,8 @@ class Engine(Components):
         own message, and without repeats (chatbot.generation.echo). The passages, the system rules, the level's
         advice and our fixed texts may be copied: they are what an answer should say."""
         read_only = [self.prompts.render("example_user"), self.prompts.render("example_answer"), ctx.text]
-        protected = [*(self._prompted(h) for h in hits), *self._fixed_texts(ctx.lang), self.prompts.render("system")]
+        protected = [*(self.prompting.passage(h) for h in hits), *self._fixed_texts(ctx.lang),
+                     self.prompts.render("system")]
         if triage is not None:
             read_only.append(self._decided_block(ctx, triage, "frame"))
             protected.append(self._decided_block(ctx, triage, "advice"))
@@ -457,10 +454,7 @@ class Engine(Components):
         return cleaned
 
     def _decided_block(self, ctx: TurnContext, triage: Triage, part: str = "all") -> str:
-        """The decided level for the answer's prompt (``all``), or only its wording (``frame``, which an answer must
-        not copy) or only the advice it asks for (``advice``, which an answer should give)."""
-        reasons = [_CITATION.sub("", r).rstrip() for r in triage.reasons[:3]]  # the prompt numbers passages its way
-        return self.prompts.render("decided", level=triage.level.value, reasons=reasons, lang=ctx.lang, part=part)
+        return self.prompting.decided(triage.level, triage.reasons, ctx.lang, part)
 
     def _stream_answer(
         self, messages: list[dict[str, str]], lang: str, n_sources: int, timings: Timings, started: float
@@ -483,56 +477,6 @@ class Engine(Components):
             yield Event("token", text=text)
             return "error", text
         return "answer", _keep_valid_citations("".join(pieces).strip(), n_sources)
-
-    def _messages(
-        self, session: Session, text: str, lang: str, hits: list[Hit], decided: str = ""
-    ) -> list[dict[str, str]]:
-        """System prefix + trimmed history + this turn, fitted to the context window (oldest turns go first);
-        ``decided`` is the decided level's block, once triage has run."""
-        passages = [
-            {"n": i + 1, "title": h.metadata.get("title", ""), "section": h.metadata.get("section", ""),
-             "text": self._prompted(h)}
-            for i, h in enumerate(hits)
-        ]
-        view = self._model_view
-        history = [{"role": t.role, "content": view(t.text) if t.role == "user" else t.text}
-                   for t in session.turns[:-1]]
-        history = history[-2 * self.settings.conversation.max_history_turns :] if history else []
-        budget = self.llm.n_ctx - self.settings.llm.max_tokens - _TRIAGE_RESERVE
-        while True:
-            user = self.prompts.render(
-                "answer",
-                passages=passages,
-                question=view(text),
-                facts=_facts_line(session),
-                decided=decided,
-                language_name=_LANGUAGE_NAMES.get(lang, "English"),
-            )
-            messages = [*self._prefix(), *history, {"role": "user", "content": user}]
-            if self.llm.count_tokens(messages) <= budget or (not history and not passages):
-                return messages
-            if history:
-                history = history[2:]
-            else:
-                passages = passages[:-1]
-
-    def _model_view(self, message: str) -> str:
-        """A patient message as the model reads it: facts, not the patient's verdict on them ("probably nothing",
-        safety.minimising) nor lines addressed to the model ("level: self_care", a fake system turn:
-        safety.context_sanitizer.without_instructions)."""
-        return without_instructions(self.minimising.facts_view(message))
-
-    def _prompted(self, hit: Hit) -> str:
-        """A passage as the model reads it: instruction-like lines removed, clipped at a sentence end."""
-        return _clip(sanitize_context(hit.text), self.settings.retrieval.max_passage_chars)
-
-    def _prefix(self) -> list[dict[str, str]]:
-        """The fixed start of every prompt: system rules and one worked example turn (cached by llama.cpp)."""
-        return [
-            {"role": "system", "content": self.prompts.render("system")},
-            {"role": "user", "content": self.prompts.render("example_user")},
-            {"role": "assistant", "content": self.prompts.render("example_answer")},
-        ]
 
     def _model_triage(self, messages: list[dict[str, str]], sources: list[Source]) -> ModelTriage | None:
         """Ask for schema-constrained triage on the answer's own prompt (the request is appended to its last message,
@@ -582,7 +526,7 @@ class Engine(Components):
             run_model = use_model if use_model is not None else ctx.screen.level != TriageLevel.emergency
             model = None
             if run_model:
-                messages = self._messages(session, text, ctx.lang, retrieval.hits)
+                messages = self.prompting.messages(session, text, ctx.lang, retrieval.hits)
                 if use_model:  # evaluations: each layer's own opinion is recorded, whatever the others said
                     for _ in self._read_signs(session, ctx, every=True):
                         pass
@@ -692,35 +636,6 @@ def _pinned_first(sources: list[Source], pinned: list[int], only: bool = False) 
     return [by_n[n].model_copy(update={"n": i + 1}) for i, n in enumerate(order)]
 
 
-def _clip(text: str, limit: int) -> str:
-    """Keep a passage within ``limit`` characters, cut at a sentence end: prompt tokens cost ~70 ms each on CPU."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    end = max(cut.rfind(". "), cut.rfind(".\n"), cut.rfind("\n"))
-    return cut[: end + 1] if end > limit // 2 else cut + "…"
-
-
 def _keep_valid_citations(text: str, n_sources: int) -> str:
     """Drop citation markers that point at no listed source, so every [n] the patient sees resolves."""
     return _CITATION.sub(lambda m: m.group(0) if 1 <= int(m.group(1)) <= n_sources else "", text)
-
-
-def _facts_line(session: Session) -> str:
-    facts = session.facts
-    parts = []
-    if facts.age_years is not None:
-        age = facts.age_years
-        parts.append(f"age {age:g} years" if age >= 1 else f"age {round(age * 12)} months")
-    if facts.sex:
-        parts.append(facts.sex)
-    if facts.pregnant:
-        parts.append("pregnant")
-    for label, value in (("duration", facts.duration), ("severity", facts.severity)):
-        if value:
-            parts.append(f"{label} {value}")
-    if facts.conditions:
-        parts.append("conditions: " + ", ".join(facts.conditions))
-    if facts.medicines:
-        parts.append("medicines: " + ", ".join(facts.medicines))
-    return "; ".join(parts)

@@ -118,7 +118,7 @@ def _as_prompted(text: str, limit: int | None) -> str:
     to the whole chunk if it moves (the engine could expose the prompted passages on the answer instead).
     """
     try:
-        from chatbot.conversation.engine import _clip
+        from chatbot.conversation.prompting import clip as _clip
     except ImportError:
         return text
     return _clip(text, limit) if limit else text

@@ -109,7 +109,7 @@ def _turn(engine, answer: str):
 
 
 def _passages(engine) -> list[str]:
-    return [engine._prompted(h) for h in engine.retrieve(Session(), QUESTION, "en").hits]
+    return [engine.prompting.passage(h) for h in engine.retrieve(Session(), QUESTION, "en").hits]
 
 
 def test_engine_replace_event_and_final_sources_agree(engine):
@@ -133,7 +133,7 @@ def test_engine_answer_with_nothing_supported_quotes_the_passages_instead(engine
     passages = _passages(engine)
     quoted = re.findall(r"^- (.+) \[(\d+)\]\.$", answer.answer, re.M)
     assert 1 <= len(quoted) <= engine.settings.generation.quote_sentences
-    by_chunk = {h.id: engine._prompted(h) for h in engine.retrieve(Session(), QUESTION, "en").hits}
+    by_chunk = {h.id: engine.prompting.passage(h) for h in engine.retrieve(Session(), QUESTION, "en").hits}
     for sentence, n in quoted:  # each quoted line is a sentence of the very passage its marker names
         assert sentence in quotable_sentences(by_chunk[answer.sources[int(n) - 1].chunk_id])
     assert [s.n for s in answer.sources] == list(range(1, len(answer.sources) + 1)) and passages

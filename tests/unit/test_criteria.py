@@ -97,7 +97,8 @@ def _uncited_passage_sentence(engine, message: str) -> str:
     cited = {first.sources[c.source - 1].chunk_id for c in first.triage.criteria}
     hits = engine.retrieve(Session(), message, "zh" if re.search(r"[\u4e00-\u9fff]", message) else "en").hits
     other = next(h for h in hits if h.id not in cited)
-    plain = [q for q in quotable_sentences(engine._prompted(other)) if not re.search(r"\d|emergency|call", q, re.I)]
+    sentences = quotable_sentences(engine.prompting.passage(other))
+    plain = [q for q in sentences if not re.search(r"\d|emergency|call", q, re.I)]
     return max(plain, key=len) + " [1]"  # no service numbers: the locale check would replace the sentence
 
 
